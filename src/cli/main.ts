@@ -1,0 +1,79 @@
+// The entry point: parse arguments, run one command, map any error to its exit code in one place.
+import { Command, CommanderError } from "commander";
+import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
+import { registerRestore } from "./restore.js";
+import { registerSnapshot } from "./snapshot.js";
+import { registerSnapshots } from "./snapshots.js";
+import { registerUnlock } from "./unlock.js";
+import { registerValidate } from "./validate.js";
+
+function printError(err: LifeboatError, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() }, null, 2)}\n`);
+    return;
+  }
+  process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+  if (err.hint) process.stderr.write(`  -> ${err.hint}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const controller = new AbortController();
+  // restic shares our terminal's process group and gets Ctrl-C itself; we stop waiting and report.
+  const onSignal = (signal: NodeJS.Signals) =>
+    controller.abort(new LifeboatError("INTERRUPTED", `stopped by ${signal}`));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const program = new Command("lifeboat")
+    .description("Back up only what cannot be rebuilt; rebuild the rest from code; prove it with drills.")
+    .version(VERSION)
+    .option(
+      "--config <file>",
+      "lifeboat.yaml (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else the embedded local target)",
+    )
+    .option("--json", "print the result (or the error) as JSON on stdout")
+    .option("--log-level <level>", "trace, debug, info, warn, error", undefined)
+    .option("-q, --quiet", "log only warnings and errors")
+    .exitOverride()
+    .showHelpAfterError();
+
+  const run = async (fn: (ctx: CommandContext) => Promise<void>): Promise<void> => {
+    const options = program.opts<GlobalOptions>();
+    try {
+      const ctx = await createContext(options, controller.signal);
+      await fn(ctx);
+    } catch (err) {
+      const error = isLifeboatError(err)
+        ? err
+        : new LifeboatError("INTERNAL", `unexpected error: ${(err as Error)?.stack ?? String(err)}`, {
+            hint: "This is a bug in Lifeboat; please report it with the command you ran.",
+          });
+      printError(error, options.json ?? false);
+      exitCode = error.exitCode;
+    }
+  };
+
+  registerValidate(program, run);
+  registerSnapshot(program, run);
+  registerSnapshots(program, run);
+  registerRestore(program, run);
+  registerUnlock(program, run);
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    } else {
+      throw err;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return exitCode;
+}

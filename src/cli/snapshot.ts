@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import { snapshot } from "../snapshot/run.js";
+import { formatBytes } from "../util/bytes.js";
+import type { CommandContext } from "./context.js";
+import { createProgress } from "./progress.js";
+
+export function registerSnapshot(
+  program: Command,
+  run: (fn: (ctx: CommandContext) => Promise<void>) => Promise<void>,
+): void {
+  program
+    .command("snapshot")
+    .description("snapshot the irreplaceable data of a host (rebuildable and ignored paths are never read)")
+    .requiredOption("--host <host>", "the host, as named in its policy")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 done; 3 saved but some files unreadable; 4 irreplaceable data missing; 7 key missing;\n" +
+        "11 repository locked; 12 wrong password; 1 other failure.",
+    )
+    .action((opts: { host: string }) =>
+      run(async (ctx) => {
+        const config = await ctx.loadConfig();
+        const progress = await createProgress(`snapshot ${opts.host}`, !ctx.options.json);
+        const outcome = await snapshot({
+          config,
+          host: opts.host,
+          logger: ctx.logger,
+          signal: ctx.signal,
+          onProgress: (s) => progress.update(s),
+        }).finally(() => progress.stop());
+        ctx.print(outcome, () => {
+          const lines = [
+            `snapshot ${outcome.shortId} of ${outcome.host} saved to ${outcome.repository}`,
+            `  ${outcome.totalFiles} files, ${formatBytes(outcome.totalBytes)} (${outcome.filesNew} new, ${outcome.filesChanged} changed); ${formatBytes(outcome.bytesAdded)} added`,
+            `  paths: ${outcome.roots.join(", ")}`,
+          ];
+          if (outcome.createdKeyFile) {
+            lines.push(
+              "",
+              `NEW REPOSITORY KEY: ${outcome.createdKeyFile}`,
+              "  This file is the only way to read the snapshots. Copy it somewhere safe, offline and off this",
+              "  machine, now. If it is lost, the data is lost. This message is shown only once.",
+            );
+          }
+          return lines.join("\n");
+        });
+      }),
+    );
+}

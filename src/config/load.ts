@@ -1,0 +1,145 @@
+// Finds and loads lifeboat.yaml, or falls back to the embedded default: one local target.
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { LifeboatError } from "../errors.js";
+import type { Retention } from "../schema/common.js";
+import { parseDuration } from "../util/duration.js";
+import { displayPath, formatProblem, loadYamlFile, type Problem } from "../yaml/located.js";
+import { zodProblems } from "../yaml/zod-problems.js";
+import { type ConfigFile, configSchema } from "./schema.js";
+
+export type PasswordSource = { kind: "file"; path: string } | { kind: "env"; variable: string };
+
+export interface LocalTargetConfig {
+  name: string;
+  type: "local";
+  /** Directory with one repository per host. */
+  path: string;
+  password: PasswordSource;
+}
+export type TargetConfig = LocalTargetConfig;
+
+export interface LifeboatConfig {
+  /** lifeboat.yaml, or undefined for the embedded default. */
+  file: string | undefined;
+  /** Relative paths in the config (policies, runbooks) resolve against this directory. */
+  baseDir: string;
+  policiesDir: string;
+  runbooksDir: string;
+  stateDir: string;
+  targets: ReadonlyMap<string, TargetConfig>;
+  defaults: { repository: string; schedule: string; rpo: string; rpoSeconds: number; retention: Retention };
+}
+
+export const EMBEDDED_TARGET = "local";
+
+/** Where Lifeboat keeps the embedded target and generated keys: $LIFEBOAT_HOME, else a per-user default. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LIFEBOAT_HOME) return path.resolve(env.LIFEBOAT_HOME);
+  if (process.getuid?.() === 0) return "/var/lib/lifeboat";
+  const dataHome = env.XDG_DATA_HOME || path.join(homedir(), ".local", "share");
+  return path.join(dataHome, "lifeboat");
+}
+
+export interface LoadConfigOptions {
+  /** --config; else $LIFEBOAT_CONFIG; else ./lifeboat.yaml when present; else the embedded default. */
+  file?: string | undefined;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LifeboatConfig> {
+  const result = await readConfig(options);
+  if (result.problems.length > 0 || !result.config) {
+    throw new LifeboatError(
+      "CONFIG_INVALID",
+      `lifeboat.yaml is invalid:\n${result.problems.map(formatProblem).join("\n")}`,
+      {
+        hint: "Fix each line above and run `lifeboat validate` again.",
+        details: { problems: result.problems },
+      },
+    );
+  }
+  return result.config;
+}
+
+/** Like loadConfig, but returns problems instead of throwing, so `validate` can list them with the policies'. */
+export async function readConfig(
+  options: LoadConfigOptions = {},
+): Promise<{ config: LifeboatConfig | undefined; problems: Problem[] }> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const explicit = options.file ?? env.LIFEBOAT_CONFIG;
+  const candidate = explicit ? path.resolve(cwd, explicit) : path.join(cwd, "lifeboat.yaml");
+  const stateDir = defaultStateDir(env);
+
+  if (!explicit && !existsSync(candidate)) {
+    const raw = configSchema.parse({ targets: { [EMBEDDED_TARGET]: { type: "local" } } });
+    return { config: normalize(raw, undefined, cwd, stateDir), problems: [] };
+  }
+
+  const display = displayPath(candidate, cwd);
+  const loaded = await loadYamlFile(candidate, display);
+  if (!loaded.ok) return { config: undefined, problems: loaded.problems };
+  const parsed = configSchema.safeParse(loaded.doc.value ?? {});
+  if (!parsed.success) return { config: undefined, problems: zodProblems(loaded.doc, parsed.error) };
+
+  const problems: Problem[] = [];
+  const targets = Object.keys(parsed.data.targets);
+  const repository = parsed.data.defaults.repository;
+  if (repository && !targets.includes(repository)) {
+    problems.push(
+      loaded.doc.problem(
+        ["defaults", "repository"],
+        `unknown storage target "${repository}"; targets: ${targets.join(", ")}`,
+      ),
+    );
+  }
+  if (!repository && targets.length > 1) {
+    problems.push(
+      loaded.doc.problem(
+        ["defaults"],
+        `several storage targets (${targets.join(", ")}): name one in defaults.repository`,
+      ),
+    );
+  }
+  const config = normalize(parsed.data, candidate, path.dirname(candidate), stateDir);
+  return { config: problems.length ? undefined : config, problems };
+}
+
+function normalize(
+  raw: ConfigFile,
+  file: string | undefined,
+  baseDir: string,
+  stateDir: string,
+): LifeboatConfig {
+  const targets = new Map<string, TargetConfig>();
+  for (const [name, t] of Object.entries(raw.targets)) {
+    const password: PasswordSource = t.passwordEnv
+      ? { kind: "env", variable: t.passwordEnv }
+      : { kind: "file", path: t.passwordFile ?? path.join(stateDir, "keys", `${name}.key`) };
+    targets.set(name, {
+      name,
+      type: "local",
+      path: t.path ?? path.join(stateDir, "repositories", name),
+      password,
+    });
+  }
+  const [firstTarget] = targets.keys();
+  return {
+    file,
+    baseDir,
+    policiesDir: path.resolve(baseDir, raw.policies),
+    runbooksDir: path.resolve(baseDir, raw.runbooks),
+    stateDir,
+    targets,
+    defaults: {
+      repository: raw.defaults.repository ?? firstTarget ?? EMBEDDED_TARGET,
+      schedule: raw.defaults.schedule,
+      rpo: raw.defaults.rpo,
+      rpoSeconds: parseDuration(raw.defaults.rpo) ?? 86_400,
+      retention: raw.defaults.retention,
+    },
+  };
+}

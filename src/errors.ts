@@ -1,0 +1,82 @@
+// One error type for everything a user can cause or fix; the CLI maps it to an exit code in one place.
+
+/** Exit codes. Where restic has a code for the same condition, Lifeboat uses the same number. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  incomplete: 3,
+  dataMissing: 4,
+  environment: 5,
+  verifyFailed: 6,
+  secretMissing: 7,
+  repositoryMissing: 10,
+  repositoryLocked: 11,
+  wrongPassword: 12,
+  interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+const exitCodeByErrorCode = {
+  USAGE: ExitCode.usage,
+  CONFIG_INVALID: ExitCode.usage,
+  POLICY_INVALID: ExitCode.usage,
+  HOST_UNKNOWN: ExitCode.usage,
+  SNAPSHOT_INCOMPLETE: ExitCode.incomplete,
+  DATA_MISSING: ExitCode.dataMissing,
+  RESTIC_MISSING: ExitCode.environment,
+  RESTIC_TOO_OLD: ExitCode.environment,
+  RESTORE_VERIFY_FAILED: ExitCode.verifyFailed,
+  RESTORE_TARGET_NOT_EMPTY: ExitCode.usage,
+  SNAPSHOT_NOT_FOUND: ExitCode.usage,
+  PASSWORD_MISSING: ExitCode.secretMissing,
+  PASSWORD_INSECURE: ExitCode.secretMissing,
+  REPOSITORY_MISSING: ExitCode.repositoryMissing,
+  REPOSITORY_LOCKED: ExitCode.repositoryLocked,
+  WRONG_PASSWORD: ExitCode.wrongPassword,
+  INTERRUPTED: ExitCode.interrupted,
+  RESTIC_FAILED: ExitCode.failure,
+  INTERNAL: ExitCode.failure,
+} as const satisfies Record<string, ExitCodeValue>;
+
+export type ErrorCode = keyof typeof exitCodeByErrorCode;
+
+export interface LifeboatErrorOptions {
+  /** What the user should do next; printed under the message. */
+  hint?: string;
+  /** Structured detail for --json output (never secrets). */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class LifeboatError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCodeValue;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: LifeboatErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "LifeboatError";
+    this.code = code;
+    this.exitCode = exitCodeByErrorCode[code];
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      exitCode: this.exitCode,
+      message: this.message,
+      hint: this.hint,
+      details: this.details,
+    };
+  }
+}
+
+// Unlike `instanceof`, this survives two copies of the module (tests, bundlers).
+export function isLifeboatError(value: unknown): value is LifeboatError {
+  return value instanceof Error && (value as { name?: unknown }).name === "LifeboatError";
+}

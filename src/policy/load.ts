@@ -1,0 +1,203 @@
+// Loads every policy in a directory and checks it; returns all problems at once, never just the first.
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import type { Retention } from "../schema/common.js";
+import { parseDuration } from "../util/duration.js";
+import {
+  displayPath,
+  formatProblem,
+  type LocatedDocument,
+  loadYamlFile,
+  type Problem,
+} from "../yaml/located.js";
+import { zodProblems } from "../yaml/zod-problems.js";
+import { type ClassifiedPath, normalizePath } from "./classify.js";
+import { classificationProblems } from "./rules.js";
+import { type DataClass, type PolicyFile, policySchema } from "./schema.js";
+
+export interface Policy {
+  host: string;
+  /** The policy file, absolute. */
+  file: string;
+  transport: "local";
+  repository: string;
+  schedule: string;
+  rpo: string;
+  rpoSeconds: number;
+  retention: Retention;
+  /** Every classified path, normalized; nested entries refine their parents (the most specific wins). */
+  entries: ClassifiedPath[];
+  exclude: string[];
+  runbook: string | undefined;
+}
+
+export interface PolicySet {
+  policies: Policy[];
+  problems: Problem[];
+  /** Files read, for reporting. */
+  files: string[];
+}
+
+const isYaml = (name: string): boolean => name.endsWith(".yaml") || name.endsWith(".yml");
+
+export async function loadPolicies(
+  config: LifeboatConfig,
+  dir = config.policiesDir,
+  cwd = process.cwd(),
+): Promise<PolicySet> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter(isYaml).sort();
+  } catch {
+    const shown = displayPath(dir, cwd);
+    return {
+      policies: [],
+      files: [],
+      problems: [{ file: shown, line: 1, field: "", message: "policies directory not found" }],
+    };
+  }
+  const problems: Problem[] = [];
+  const policies: Policy[] = [];
+  const firstFileOfHost = new Map<string, { file: string; line: number }>();
+  const files = names.map((n) => path.join(dir, n));
+
+  for (const file of files) {
+    const shown = displayPath(file, cwd);
+    const loaded = await loadYamlFile(file, shown);
+    if (!loaded.ok) {
+      problems.push(...loaded.problems);
+      continue;
+    }
+    const { doc } = loaded;
+    const parsed = policySchema.safeParse(doc.value ?? {});
+    // The rules run on whatever parts are well-formed, so one run lists every problem, not only the schema's.
+    const view = lenientView(doc.value);
+    const own = [
+      ...(parsed.success ? [] : zodProblems(doc, parsed.error)),
+      ...policyProblems(doc, view, config),
+    ];
+    problems.push(...own);
+
+    const earlier = view.host === undefined ? undefined : firstFileOfHost.get(view.host);
+    if (earlier) {
+      problems.push(
+        doc.problem(
+          ["host"],
+          `host "${view.host}" is already defined in ${earlier.file}:${earlier.line}; one policy per host`,
+        ),
+      );
+    } else if (view.host !== undefined) {
+      firstFileOfHost.set(view.host, { file: shown, line: doc.lineOf(["host"]) });
+    }
+    if (parsed.success && own.length === 0 && !earlier)
+      policies.push(normalizePolicy(parsed.data, file, config));
+  }
+  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  return { policies, problems, files };
+}
+
+/** A policy's fields as far as they are well-formed; the rest left out. */
+export interface LenientPolicy {
+  host: string | undefined;
+  repository: string | undefined;
+  runbook: string | undefined;
+  classes: Record<DataClass, Array<string | undefined>>;
+}
+
+function lenientView(value: unknown): LenientPolicy {
+  const obj = value && typeof value === "object" ? (value as Record<string, unknown>) : {};
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const paths = (v: unknown): Array<string | undefined> =>
+    Array.isArray(v)
+      ? v.map((p) =>
+          typeof p === "string" && p.startsWith("/") && !p.split("/").includes("..") ? p : undefined,
+        )
+      : [];
+  return {
+    host: str(obj.host),
+    repository: str(obj.repository),
+    runbook: str(obj.runbook),
+    classes: {
+      irreplaceable: paths(obj.irreplaceable),
+      rebuildable: paths(obj.rebuildable),
+      ignored: paths(obj.ignored),
+    },
+  };
+}
+
+function policyProblems(doc: LocatedDocument, p: LenientPolicy, config: LifeboatConfig): Problem[] {
+  const problems = classificationProblems(doc, p.classes);
+  if (p.repository && !config.targets.has(p.repository)) {
+    const known = [...config.targets.keys()].join(", ");
+    problems.push(
+      doc.problem(
+        ["repository"],
+        `unknown storage target "${p.repository}"; lifeboat.yaml defines: ${known}`,
+      ),
+    );
+  }
+  if (p.runbook) {
+    const runbook = path.resolve(config.baseDir, p.runbook);
+    if (!existsSync(runbook)) {
+      problems.push(
+        doc.problem(
+          ["runbook"],
+          `runbook file ${runbook} does not exist; create it or remove the runbook key`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): Policy {
+  const classes: DataClass[] = ["irreplaceable", "rebuildable", "ignored"];
+  const entries = classes.flatMap((dataClass) =>
+    p[dataClass].map((raw) => ({ path: normalizePath(raw), dataClass })),
+  );
+  const rpo = p.rpo ?? config.defaults.rpo;
+  return {
+    host: p.host,
+    file,
+    transport: p.transport,
+    repository: p.repository ?? config.defaults.repository,
+    schedule: p.schedule ?? config.defaults.schedule,
+    rpo,
+    rpoSeconds: parseDuration(rpo) ?? config.defaults.rpoSeconds,
+    retention: p.retention ?? config.defaults.retention,
+    entries,
+    exclude: p.exclude,
+    runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,
+  };
+}
+
+/** The policies, or a typed error listing every problem: invalid policies stop every command, not only validate. */
+export async function requireValidPolicies(config: LifeboatConfig): Promise<Policy[]> {
+  const set = await loadPolicies(config);
+  if (set.problems.length > 0) {
+    throw new LifeboatError(
+      "POLICY_INVALID",
+      `policies are invalid:\n${set.problems.map(formatProblem).join("\n")}`,
+      {
+        hint: "Fix each line above; `lifeboat validate` lists them again.",
+        details: { problems: set.problems },
+      },
+    );
+  }
+  return set.policies;
+}
+
+export async function policyForHost(config: LifeboatConfig, host: string): Promise<Policy> {
+  const policies = await requireValidPolicies(config);
+  const policy = policies.find((p) => p.host === host);
+  if (!policy) {
+    const known = policies.map((p) => p.host).join(", ") || "none";
+    throw new LifeboatError("HOST_UNKNOWN", `no policy for host "${host}" in ${config.policiesDir}`, {
+      hint: `Hosts with a policy: ${known}. Add policies/${host}.yaml to classify its data.`,
+    });
+  }
+  return policy;
+}

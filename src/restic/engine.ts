@@ -1,0 +1,176 @@
+// Typed restic calls. Each is a thin layer over runRestic; none puts a secret in restic's arguments.
+import { LifeboatError } from "../errors.js";
+import type {
+  BackupStatus,
+  BackupSummary,
+  ForgetGroup,
+  ItemError,
+  LsNode,
+  RestoreStatus,
+  RestoreSummary,
+  Snapshot,
+} from "./messages.js";
+import { type ResticContext, runRestic } from "./process.js";
+
+export interface BackupOptions {
+  paths: string[];
+  excludes: string[];
+  host: string;
+  tags: string[];
+  onStatus?: (status: BackupStatus) => void;
+  onItemError?: (error: ItemError) => void;
+}
+
+export interface BackupResult {
+  summary: BackupSummary;
+  snapshotId: string;
+  /** Files restic could not read (exit code 3: the snapshot exists but lacks them). */
+  itemErrors: ItemError[];
+  incomplete: boolean;
+}
+
+export interface RestoreOptions {
+  snapshot: string;
+  target: string;
+  /** Only these paths of the snapshot. */
+  include?: string[];
+  verify?: boolean;
+  onStatus?: (status: RestoreStatus) => void;
+}
+
+export interface RestoreResult {
+  summary: RestoreSummary;
+  itemErrors: ItemError[];
+}
+
+export interface ForgetOptions {
+  host: string;
+  tags: string[];
+  keep: Partial<Record<"last" | "hourly" | "daily" | "weekly" | "monthly" | "yearly", number>>;
+  prune: boolean;
+  dryRun: boolean;
+}
+
+export class ResticRepository {
+  constructor(readonly ctx: ResticContext) {}
+
+  /** True when a repository exists and opens with the password; false when there is none. */
+  async exists(): Promise<boolean> {
+    try {
+      await runRestic(this.ctx, "cat", { args: ["config"], onLine: () => {} });
+      return true;
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === "REPOSITORY_MISSING") return false;
+      throw err;
+    }
+  }
+
+  async init(): Promise<{ id: string }> {
+    let id = "";
+    await runRestic(this.ctx, "init", {
+      args: [],
+      onMessage: (m) => {
+        if (m.message_type === "initialized" && typeof m.id === "string") id = m.id;
+      },
+    });
+    return { id };
+  }
+
+  async backup(options: BackupOptions): Promise<BackupResult> {
+    const args = ["--host", options.host];
+    for (const tag of options.tags) args.push("--tag", tag);
+    for (const pattern of options.excludes) args.push("--exclude", pattern);
+    args.push("--", ...options.paths);
+    let summary: BackupSummary | undefined;
+    const itemErrors: ItemError[] = [];
+    const { exitCode } = await runRestic(this.ctx, "backup", {
+      args,
+      allowExitCodes: [3],
+      onMessage: (m) => {
+        if (m.message_type === "status") options.onStatus?.(m as unknown as BackupStatus);
+        else if (m.message_type === "summary") summary = m as unknown as BackupSummary;
+        else if (m.message_type === "error") {
+          const e = m as unknown as ItemError;
+          if (itemErrors.length < 1000) itemErrors.push(e);
+          options.onItemError?.(e);
+        }
+      },
+    });
+    if (!summary?.snapshot_id) {
+      throw new LifeboatError("RESTIC_FAILED", "restic backup finished without reporting a snapshot", {
+        hint: "Run `lifeboat snapshots` to see whether a snapshot was saved, then run the snapshot again.",
+      });
+    }
+    return { summary, snapshotId: summary.snapshot_id, itemErrors, incomplete: exitCode === 3 };
+  }
+
+  async snapshots(filter: { host?: string; tags?: string[] } = {}): Promise<Snapshot[]> {
+    const args: string[] = [];
+    if (filter.host) args.push("--host", filter.host);
+    if (filter.tags?.length) args.push("--tag", filter.tags.join(","));
+    const lines: string[] = [];
+    await runRestic(this.ctx, "snapshots", { args, onLine: (l) => lines.push(l) });
+    const text = lines.join("\n").trim();
+    return text ? (JSON.parse(text) as Snapshot[]) : [];
+  }
+
+  /** Streams the nodes of a snapshot (optionally under some paths). */
+  async ls(snapshot: string, onNode: (node: LsNode) => void, paths: string[] = []): Promise<void> {
+    await runRestic(this.ctx, "ls", {
+      args: [snapshot, ...paths],
+      onMessage: (m) => {
+        if (m.message_type === "node") onNode(m as unknown as LsNode);
+      },
+      onLine: (line) => {
+        // restic 0.17 prints nodes with struct_type instead of message_type.
+        if (line.includes('"struct_type":"node"')) onNode(JSON.parse(line) as LsNode);
+      },
+    });
+  }
+
+  async restore(options: RestoreOptions): Promise<RestoreResult> {
+    const args = [options.snapshot, "--target", options.target];
+    if (options.verify !== false) args.push("--verify");
+    for (const p of options.include ?? []) args.push("--include", p);
+    let summary: RestoreSummary | undefined;
+    const itemErrors: ItemError[] = [];
+    await runRestic(this.ctx, "restore", {
+      args,
+      onMessage: (m) => {
+        if (m.message_type === "status") options.onStatus?.(m as unknown as RestoreStatus);
+        else if (m.message_type === "summary") summary = m as unknown as RestoreSummary;
+        else if (m.message_type === "error" && itemErrors.length < 1000)
+          itemErrors.push(m as unknown as ItemError);
+      },
+    });
+    return { summary: summary ?? { message_type: "summary" }, itemErrors };
+  }
+
+  async forget(options: ForgetOptions): Promise<ForgetGroup[]> {
+    const args = ["--host", options.host, "--group-by", "host"];
+    if (options.tags.length) args.push("--tag", options.tags.join(","));
+    for (const [rule, n] of Object.entries(options.keep)) if (n) args.push(`--keep-${rule}`, String(n));
+    if (options.prune) args.push("--prune");
+    if (options.dryRun) args.push("--dry-run");
+    const lines: string[] = [];
+    await runRestic(this.ctx, "forget", { args, onLine: (l) => lines.push(l) });
+    const json = lines.find((l) => l.startsWith("["));
+    return json ? (JSON.parse(json) as ForgetGroup[]) : [];
+  }
+
+  /** `restic check`, reading `readDataSubset` (e.g. "1/7") of the pack files when given. */
+  async check(readDataSubset?: string): Promise<{ output: string }> {
+    const args = readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [];
+    const lines: string[] = [];
+    await runRestic(this.ctx, "check", {
+      args,
+      onLine: (l) => lines.push(l),
+      onMessage: (m) => lines.push(JSON.stringify(m)),
+    });
+    return { output: lines.join("\n") };
+  }
+
+  async unlock(removeAll = false): Promise<void> {
+    await runRestic(this.ctx, "unlock", { args: removeAll ? ["--remove-all"] : [] });
+  }
+}

@@ -1,0 +1,58 @@
+// restic's exit codes and exit_error messages, turned into errors that tell the user what to do.
+import { type ErrorCode, LifeboatError } from "../errors.js";
+
+export interface ResticFailure {
+  command: string;
+  exitCode: number | undefined;
+  signal?: string | undefined;
+  /** The exit_error message, else the last lines of stderr. */
+  message: string;
+  repository: string;
+}
+
+const byExitCode: Record<number, { code: ErrorCode; hint: (f: ResticFailure) => string }> = {
+  3: {
+    code: "SNAPSHOT_INCOMPLETE",
+    hint: () =>
+      "Some files could not be read (see above); the snapshot was saved without them. Fix access and run again.",
+  },
+  10: {
+    code: "REPOSITORY_MISSING",
+    hint: (f) =>
+      `No repository at ${f.repository}. Run \`lifeboat snapshot\` once to create it, or check the storage target in lifeboat.yaml.`,
+  },
+  11: {
+    code: "REPOSITORY_LOCKED",
+    hint: () =>
+      "Another restic process holds the lock. Wait for it to finish; if none is running (a crash left the lock), run `lifeboat unlock --host HOST`.",
+  },
+  12: {
+    code: "WRONG_PASSWORD",
+    hint: () =>
+      "The repository password does not open this repository. Check the target's passwordFile/passwordEnv against your recovery kit.",
+  },
+  130: { code: "INTERRUPTED", hint: () => "Interrupted; nothing was lost. Run the command again." },
+};
+
+export function resticError(f: ResticFailure, redact: (text: string) => string): LifeboatError {
+  const known = f.exitCode === undefined ? undefined : byExitCode[f.exitCode];
+  const message = redact(f.message.replace(/^Fatal: /, "").trim());
+  const details = { resticCommand: f.command, resticExitCode: f.exitCode, signal: f.signal };
+  if (known) {
+    return new LifeboatError(known.code, `restic ${f.command}: ${message}`, { hint: known.hint(f), details });
+  }
+  if (f.signal === "SIGINT" || f.signal === "SIGTERM") {
+    return new LifeboatError("INTERRUPTED", `restic ${f.command} was stopped by ${f.signal}`, {
+      hint: "Nothing was lost. Run the command again.",
+      details,
+    });
+  }
+  return new LifeboatError(
+    "RESTIC_FAILED",
+    `restic ${f.command} failed: ${message || `exit code ${f.exitCode}`}`,
+    {
+      hint: "See restic's message above; run with --log-level debug for restic's full output.",
+      details,
+    },
+  );
+}

@@ -1,0 +1,107 @@
+// Runs one restic command: secrets only in its environment, JSON lines streamed, failures typed.
+import { execa } from "execa";
+import type { Logger } from "pino";
+import { resticError } from "./errors.js";
+import { type JsonMessage, parseJsonLine } from "./messages.js";
+
+export interface ResticContext {
+  binary: string;
+  /** The repository location (RESTIC_REPOSITORY); shown in errors. */
+  repository: string;
+  /** Variables that carry the password (RESTIC_PASSWORD_FILE or RESTIC_PASSWORD) and credentials. */
+  secretEnv: Record<string, string>;
+  /** Values that must never be shown: they are replaced in every message that leaves this module. */
+  secrets: string[];
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+  /** The environment to start from (default: this process's); RESTIC_* variables in it are dropped. */
+  baseEnv?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface RunOptions {
+  /** restic's own arguments after the subcommand; never secrets. */
+  args: string[];
+  /** Called for every JSON message on stdout (status, summary, error, node...). */
+  onMessage?: (message: JsonMessage) => void;
+  /** Called for every stdout line that is not a JSON message (snapshots' array, for example). */
+  onLine?: (line: string) => void;
+  /** Exit codes that are not failures for this call (backup's 3 is handled by the caller). */
+  allowExitCodes?: number[];
+}
+
+export interface RunResult {
+  exitCode: number;
+  stderr: string;
+}
+
+export function redactor(secrets: readonly string[]): (text: string) => string {
+  const real = secrets.filter((s) => s.length >= 4);
+  return (text) => real.reduce((t, s) => t.split(s).join("[redacted]"), text);
+}
+
+export function childEnv(ctx: ResticContext): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.baseEnv ?? process.env)) {
+    if (v !== undefined && !k.startsWith("RESTIC_")) env[k] = v;
+  }
+  return { ...env, RESTIC_REPOSITORY: ctx.repository, ...ctx.secretEnv, RESTIC_PROGRESS_FPS: "4" };
+}
+
+export async function runRestic(
+  ctx: ResticContext,
+  subcommand: string,
+  options: RunOptions,
+): Promise<RunResult> {
+  const args = [subcommand, "--json", ...options.args];
+  const redact = redactor(ctx.secrets);
+  let exitError: JsonMessage | undefined;
+  const stderrLines: string[] = [];
+  ctx.logger?.debug({ restic: ctx.binary, args }, "running restic");
+
+  const subprocess = execa(ctx.binary, args, {
+    env: childEnv(ctx),
+    extendEnv: false,
+    stdin: "ignore",
+    reject: false,
+    cancelSignal: ctx.signal,
+    forceKillAfterDelay: 10_000,
+    // Line transforms that consume every line themselves: the messages are handled here, nothing is buffered.
+    // biome-ignore lint/correctness/useYield: an execa transform that yields nothing drops the line
+    stdout: function* (line: string) {
+      const message = parseJsonLine(line);
+      if (message) options.onMessage?.(message);
+      else options.onLine?.(line);
+    },
+    // biome-ignore lint/correctness/useYield: as above
+    stderr: function* (line: string) {
+      const message = parseJsonLine(line);
+      if (message?.message_type === "exit_error") exitError = message;
+      else if (message) options.onMessage?.(message);
+      else if (line.trim()) {
+        // Bounded: a restic that prints a warning per file must not fill memory.
+        if (stderrLines.length >= 200) stderrLines.shift();
+        stderrLines.push(redact(line));
+      }
+    },
+  });
+  const result = await subprocess;
+  const stderr = stderrLines.join("\n");
+  if (stderr) ctx.logger?.debug({ stderr }, `restic ${subcommand} stderr`);
+  const exitCode = result.exitCode ?? -1;
+  if (exitCode === 0 || options.allowExitCodes?.includes(exitCode)) return { exitCode, stderr };
+
+  const message =
+    typeof exitError?.message === "string"
+      ? exitError.message
+      : stderrLines.slice(-5).join("\n") || (result.shortMessage ?? "");
+  throw resticError(
+    {
+      command: subcommand,
+      exitCode: result.exitCode ?? (typeof exitError?.code === "number" ? exitError.code : undefined),
+      signal: result.signal,
+      message,
+      repository: ctx.repository,
+    },
+    redact,
+  );
+}

@@ -1,0 +1,54 @@
+// Field schemas shared by lifeboat.yaml and policies, so both say the same thing about the same mistake.
+import cronParser from "cron-parser";
+import { z } from "zod";
+import { parseDuration } from "../util/duration.js";
+
+export const hostName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/,
+    "must be a host name: letters, digits, dots and dashes, starting and ending with a letter or digit",
+  );
+
+export const targetName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, "must be lower-case letters, digits and dashes, starting with a letter");
+
+export const duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined && (parseDuration(s) ?? 0) > 0, {
+    message: "must be a duration like 90s, 30m, 24h, 7d, 2w or 1h30m",
+  });
+
+export function cronProblem(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length < 5 || fields.length > 6) {
+    return `"${expr}" has ${fields.length} fields; a cron schedule has 5 (minute hour day month weekday) or 6 (seconds first)`;
+  }
+  try {
+    cronParser.parseExpression(expr);
+    return undefined;
+  } catch (err) {
+    return `"${expr}" is not a valid cron schedule: ${(err as Error).message}`;
+  }
+}
+
+export const cron = z.string().superRefine((expr, ctx) => {
+  const problem = cronProblem(expr);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const keep = z.number().int().min(0);
+export const retention = z
+  .strictObject({
+    last: keep.optional(),
+    hourly: keep.optional(),
+    daily: keep.optional(),
+    weekly: keep.optional(),
+    monthly: keep.optional(),
+    yearly: keep.optional(),
+  })
+  .refine((r) => Object.values(r).some((n) => (n ?? 0) > 0), {
+    message: "keeps nothing: set at least one of last, hourly, daily, weekly, monthly, yearly above 0",
+  });
+export type Retention = z.infer<typeof retention>;

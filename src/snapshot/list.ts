@@ -1,0 +1,94 @@
+// `lifeboat snapshots`: what each host's repository holds.
+
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import { policyForHost, requireValidPolicies } from "../policy/load.js";
+import type { Snapshot } from "../restic/messages.js";
+import { openRepository, repositoryLocation } from "../storage/repository.js";
+import { LIFEBOAT_TAG } from "./selection.js";
+
+export interface SnapshotRow {
+  host: string;
+  id: string;
+  shortId: string;
+  time: string;
+  paths: string[];
+  tags: string[];
+  files: number | undefined;
+  totalBytes: number | undefined;
+  bytesAdded: number | undefined;
+}
+
+export function toRow(host: string, s: Snapshot): SnapshotRow {
+  return {
+    host,
+    id: s.id,
+    shortId: s.short_id,
+    time: s.time,
+    paths: s.paths,
+    tags: s.tags ?? [],
+    files: s.summary?.total_files_processed,
+    totalBytes: s.summary?.total_bytes_processed,
+    bytesAdded: s.summary?.data_added,
+  };
+}
+
+/** Snapshots of one host, oldest first. */
+export async function hostSnapshots(
+  config: LifeboatConfig,
+  host: string,
+  logger?: Logger,
+): Promise<{ rows: SnapshotRow[]; repository: string }> {
+  const policy = await policyForHost(config, host);
+  const target = config.targets.get(policy.repository);
+  if (target && !existsSync(path.join(repositoryLocation(target, host), "config"))) {
+    return { rows: [], repository: repositoryLocation(target, host) };
+  }
+  const opened = await openRepository({ config, targetName: policy.repository, host, logger });
+  const snaps = await opened.repo.snapshots({ host, tags: [LIFEBOAT_TAG] });
+  snaps.sort((a, b) => a.time.localeCompare(b.time));
+  return { rows: snaps.map((s) => toRow(host, s)), repository: opened.location };
+}
+
+export async function listSnapshots(
+  config: LifeboatConfig,
+  host?: string,
+  logger?: Logger,
+): Promise<SnapshotRow[]> {
+  if (host) return (await hostSnapshots(config, host, logger)).rows;
+  const rows: SnapshotRow[] = [];
+  for (const p of await requireValidPolicies(config))
+    rows.push(...(await hostSnapshots(config, p.host, logger)).rows);
+  return rows;
+}
+
+/** The snapshot `ref` names for `host`: "latest", a full id or an id prefix. */
+export async function resolveSnapshot(
+  config: LifeboatConfig,
+  host: string,
+  ref: string,
+  logger?: Logger,
+): Promise<SnapshotRow> {
+  const { rows } = await hostSnapshots(config, host, logger);
+  if (rows.length === 0) {
+    throw new LifeboatError("SNAPSHOT_NOT_FOUND", `host ${host} has no snapshots yet`, {
+      hint: `Run \`lifeboat snapshot --host ${host}\` first.`,
+    });
+  }
+  const found = ref === "latest" ? rows.at(-1) : rows.filter((r) => r.id.startsWith(ref));
+  if (Array.isArray(found)) {
+    if (found.length === 1 && found[0]) return found[0];
+    throw new LifeboatError(
+      "SNAPSHOT_NOT_FOUND",
+      found.length === 0
+        ? `host ${host} has no snapshot ${ref}`
+        : `snapshot id ${ref} is ambiguous for host ${host}`,
+      { hint: `Run \`lifeboat snapshots --host ${host}\` and pass a longer id, or "latest".` },
+    );
+  }
+  if (!found) throw new LifeboatError("INTERNAL", "no newest snapshot despite a non-empty list");
+  return found;
+}

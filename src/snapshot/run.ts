@@ -1,0 +1,123 @@
+// `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
+import { lstat } from "node:fs/promises";
+import type { Logger } from "pino";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import { policyForHost } from "../policy/load.js";
+import type { BackupStatus } from "../restic/messages.js";
+import { openRepository } from "../storage/repository.js";
+import { snapshotSelection } from "./selection.js";
+
+export interface SnapshotOptions {
+  config: LifeboatConfig;
+  host: string;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: (status: BackupStatus) => void;
+}
+
+export interface SnapshotOutcome {
+  host: string;
+  snapshotId: string;
+  shortId: string;
+  target: string;
+  repository: string;
+  roots: string[];
+  excludes: string[];
+  tags: string[];
+  startedAt: string;
+  finishedAt: string;
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  totalFiles: number;
+  totalBytes: number;
+  bytesAdded: number;
+  resticVersion: string;
+  /** Set when this snapshot created the repository and its key file. */
+  createdKeyFile: string | undefined;
+  repositoryCreated: boolean;
+}
+
+export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
+  const startedAt = new Date().toISOString();
+  const policy = await policyForHost(options.config, options.host);
+  const selection = snapshotSelection(policy);
+  const logger = options.logger?.child({ host: policy.host });
+
+  const missing: string[] = [];
+  for (const root of selection.roots) {
+    try {
+      await lstat(root);
+    } catch {
+      missing.push(root);
+    }
+  }
+  if (missing.length > 0) {
+    throw new LifeboatError(
+      "DATA_MISSING",
+      `irreplaceable data of ${policy.host} is missing: ${missing.join(", ")}`,
+      {
+        hint: "No snapshot was taken. If the data moved, update the policy; if it is gone, restore it from the last snapshot.",
+        details: { missing },
+      },
+    );
+  }
+
+  const opened = await openRepository({
+    config: options.config,
+    targetName: policy.repository,
+    host: policy.host,
+    create: true,
+    logger,
+    signal: options.signal,
+  });
+  logger?.info({ roots: selection.roots, excludes: selection.excludes.length }, "snapshot started");
+  const result = await opened.repo.backup({
+    paths: selection.roots,
+    excludes: selection.excludes,
+    host: policy.host,
+    tags: selection.tags,
+    onStatus: options.onProgress,
+    onItemError: (e) =>
+      logger?.warn({ item: e.item, during: e.during, error: e.error.message }, "could not read"),
+  });
+  const s = result.summary;
+  const outcome: SnapshotOutcome = {
+    host: policy.host,
+    snapshotId: result.snapshotId,
+    shortId: result.snapshotId.slice(0, 8),
+    target: policy.repository,
+    repository: opened.location,
+    roots: selection.roots,
+    excludes: selection.excludes,
+    tags: selection.tags,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    filesNew: s.files_new,
+    filesChanged: s.files_changed,
+    filesUnmodified: s.files_unmodified,
+    totalFiles: s.total_files_processed,
+    totalBytes: s.total_bytes_processed,
+    bytesAdded: s.data_added,
+    resticVersion: opened.resticVersion,
+    createdKeyFile: opened.created?.keyFile,
+    repositoryCreated: opened.created !== undefined,
+  };
+  if (result.incomplete) {
+    const unread = result.itemErrors.map((e) => e.item ?? e.error.message);
+    throw new LifeboatError(
+      "SNAPSHOT_INCOMPLETE",
+      `snapshot ${outcome.shortId} of ${policy.host} is incomplete: ${unread.length} item(s) could not be read`,
+      {
+        hint: "The snapshot was saved without them. Fix their permissions or remove them from the policy, then snapshot again.",
+        details: { outcome, unread: unread.slice(0, 50) },
+      },
+    );
+  }
+  logger?.info(
+    { snapshot: outcome.shortId, bytesAdded: outcome.bytesAdded, files: outcome.totalFiles },
+    "snapshot done",
+  );
+  return outcome;
+}
