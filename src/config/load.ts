@@ -83,7 +83,9 @@ export async function readConfig(
   const loaded = await loadYamlFile(candidate, display);
   if (!loaded.ok) return { config: undefined, problems: loaded.problems };
   const parsed = configSchema.safeParse(loaded.doc.value ?? {});
-  if (!parsed.success) return { config: undefined, problems: zodProblems(loaded.doc, parsed.error) };
+  if (!parsed.success) {
+    return { config: undefined, problems: zodProblems(loaded.doc, parsed.error).sort((a, b) => a.line - b.line) };
+  }
 
   const problems: Problem[] = [];
   const targets = Object.keys(parsed.data.targets);

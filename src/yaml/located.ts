@@ -52,20 +52,19 @@ export async function loadYamlFile(file: string, displayName = file): Promise<Lo
 
 export function parseYaml(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
+  const lineAt = (offset: number | undefined): number => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (document.errors.length > 0) {
     return {
       ok: false,
       problems: document.errors.map((e) => ({
         file,
-        line: e.linePos?.[0]?.line ?? 1,
+        line: lineAt(e.pos[0]),
         field: "",
         message: `YAML syntax: ${e.message.split("\n")[0]}`,
       })),
     };
   }
-  const lineAt = (offset: number | undefined): number =>
-    offset === undefined ? 1 : lineCounter.linePos(offset).line;
 
   const lineOf = (path: FieldPath): number => {
     let node: unknown = document.contents;
@@ -76,8 +75,8 @@ export function parseYaml(text: string, file: string): LoadResult {
         if (!pair) break;
         line = lineAt((pair.key as Node | null)?.range?.[0]);
         node = pair.value;
-        // A key with an empty value has no node of its own: stay on the key's line.
-        if (node && (node as Node).range) line = lineAt((node as Node).range?.[0]);
+        // A scalar is pointed at where it stands; a nested block (or an empty value) at its key.
+        if (isScalar(node) && node.range) line = lineAt(node.range[0]);
       } else if (isSeq(node) && typeof seg === "number") {
         const item = node.items[seg];
         if (item === undefined) break;

@@ -1,0 +1,29 @@
+// A tiny stand-in for restic on PATH, for failures that are hard to provoke with the real one.
+import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export interface FakeResticOptions {
+  version?: string;
+  /** Exit code for every command but `version`. */
+  exitCode: number;
+  /** The exit_error message restic would print. */
+  message: string;
+}
+
+/** Writes a fake `restic` and returns the directory to put first on PATH. */
+export async function fakeRestic(options: FakeResticOptions): Promise<{ dir: string; binary: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), "fake-restic-"));
+  const binary = path.join(dir, "restic");
+  const exitError = JSON.stringify({ message_type: "exit_error", code: options.exitCode, message: options.message });
+  await writeFile(
+    binary,
+    `#!/bin/sh
+if [ "$1" = version ]; then echo "restic ${options.version ?? "0.18.0"} compiled with go1.24 on linux/amd64"; exit 0; fi
+echo '${exitError}' >&2
+exit ${options.exitCode}
+`,
+  );
+  await chmod(binary, 0o755);
+  return { dir, binary };
+}

@@ -1,0 +1,75 @@
+// A throwaway Lifeboat setup: its own lifeboat.yaml, policies, state dir (repositories, keys) and data tree.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test as base } from "vitest";
+import { type LifeboatConfig, loadConfig } from "../../src/config/load.js";
+
+export class Workspace {
+  constructor(readonly root: string) {}
+
+  get configFile(): string {
+    return path.join(this.root, "lifeboat.yaml");
+  }
+  get policiesDir(): string {
+    return path.join(this.root, "policies");
+  }
+  get home(): string {
+    return path.join(this.root, "home");
+  }
+  /** Where test data lives; policies name absolute paths below it. */
+  data(...parts: string[]): string {
+    return path.join(this.root, "data", ...parts);
+  }
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, LIFEBOAT_HOME: this.home, LIFEBOAT_CONFIG: this.configFile };
+  }
+
+  async writeConfig(yaml: string): Promise<void> {
+    await writeFile(this.configFile, yaml);
+  }
+
+  async writePolicy(name: string, yaml: string): Promise<string> {
+    await mkdir(this.policiesDir, { recursive: true });
+    const file = path.join(this.policiesDir, name);
+    await writeFile(file, yaml);
+    return file;
+  }
+
+  /** Writes files below data/: { "srv/app/uploads/a.png": "content" }. */
+  async writeData(files: Record<string, string | Buffer>): Promise<void> {
+    for (const [rel, content] of Object.entries(files)) {
+      const file = this.data(rel);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, content);
+    }
+  }
+
+  config(env: NodeJS.ProcessEnv = this.env): Promise<LifeboatConfig> {
+    return loadConfig({ file: this.configFile, env, cwd: this.root });
+  }
+}
+
+export const DEFAULT_CONFIG = `targets:
+  primary: { type: local }
+defaults:
+  repository: primary
+`;
+
+export async function createWorkspace(): Promise<Workspace> {
+  const root = await mkdtemp(path.join(tmpdir(), "lifeboat-test-"));
+  const ws = new Workspace(root);
+  await ws.writeConfig(DEFAULT_CONFIG);
+  await mkdir(ws.policiesDir, { recursive: true });
+  return ws;
+}
+
+/** `test` with a fresh workspace per test, removed afterwards. */
+export const test = base.extend<{ ws: Workspace }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest fixtures take their dependencies by destructuring
+  ws: async ({}, use) => {
+    const ws = await createWorkspace();
+    await use(ws);
+    await rm(ws.root, { recursive: true, force: true });
+  },
+});

@@ -1,0 +1,171 @@
+import { expect } from "vitest";
+import { loadPolicies } from "../../src/policy/load.js";
+import { formatProblem } from "../../src/yaml/located.js";
+import { test, type Workspace } from "../helpers/workspace.js";
+
+async function problemsOf(ws: Workspace): Promise<string[]> {
+  const config = await ws.config();
+  return (await loadPolicies(config, ws.policiesDir, ws.root)).problems.map(formatProblem);
+}
+
+const valid = `host: web1
+irreplaceable:
+  - /srv/app/uploads
+`;
+
+test("a valid policy loads with the defaults of lifeboat.yaml", async ({ ws }) => {
+  await ws.writePolicy("web1.yaml", valid);
+  const config = await ws.config();
+  const set = await loadPolicies(config, ws.policiesDir, ws.root);
+  expect(set.problems).toEqual([]);
+  expect(set.policies).toHaveLength(1);
+  expect(set.policies[0]).toMatchObject({
+    host: "web1",
+    transport: "local",
+    repository: "primary",
+    schedule: "30 2 * * *",
+    rpo: "24h",
+    rpoSeconds: 86_400,
+    retention: { daily: 7, weekly: 4, monthly: 6 },
+  });
+});
+
+test.for([
+  ["unknown keys", `host: web1\nirreplaceable: [/a]\ncolour: blue\n`, 'policies/p.yaml:3: colour: unknown key "colour"'],
+  [
+    "unknown nested keys",
+    `host: web1\nirreplaceable: [/a]\nretention:\n  daily: 3\n  fortnightly: 2\n`,
+    'policies/p.yaml:5: retention.fortnightly: unknown key "fortnightly"',
+  ],
+  [
+    "relative paths",
+    `host: web1\nirreplaceable:\n  - /ok\n  - srv/app\n`,
+    'policies/p.yaml:4: irreplaceable[1]: "srv/app" must be an absolute path (start with /)',
+  ],
+  [
+    "'..' segments",
+    `host: web1\nirreplaceable: [/a]\nrebuildable:\n  - /srv/app/../../etc\n`,
+    'policies/p.yaml:4: rebuildable[0]: "/srv/app/../../etc" must not contain ".." segments',
+  ],
+  [
+    "the same path twice in one class",
+    `host: web1\nirreplaceable:\n  - /srv/a\n  - /srv/b\n  - /srv/a/\n`,
+    "policies/p.yaml:5: irreplaceable[2]: /srv/a is listed twice (first at line 3); give each path one class",
+  ],
+  [
+    "the same path in two classes",
+    `host: web1\nirreplaceable:\n  - /srv/a\nignored:\n  - /srv/a\n`,
+    "policies/p.yaml:5: ignored[0]: /srv/a is listed in both irreplaceable and ignored (first at line 3); give each path one class",
+  ],
+  [
+    "invalid cron",
+    `host: web1\nschedule: "61 2 * * *"\nirreplaceable: [/a]\n`,
+    'policies/p.yaml:2: schedule: "61 2 * * *" is not a valid cron schedule: Constraint error, got value 61 expected range 0-59',
+  ],
+  [
+    "a cron with too few fields",
+    `host: web1\nschedule: "2 * *"\nirreplaceable: [/a]\n`,
+    'policies/p.yaml:2: schedule: "2 * *" has 3 fields; a cron schedule has 5 (minute hour day month weekday) or 6 (seconds first)',
+  ],
+  [
+    "unknown repository names",
+    `host: web1\nrepository: offsite\nirreplaceable: [/a]\n`,
+    'policies/p.yaml:2: repository: unknown storage target "offsite"; lifeboat.yaml defines: primary',
+  ],
+  [
+    "an invalid rpo",
+    `host: web1\nrpo: one day\nirreplaceable: [/a]\n`,
+    "policies/p.yaml:2: rpo: must be a duration like 90s, 30m, 24h, 7d, 2w or 1h30m",
+  ],
+  [
+    "a redundant nested entry of the same class",
+    `host: web1\nirreplaceable: [/a]\nrebuildable:\n  - /srv\n  - /srv/lib\n`,
+    "policies/p.yaml:5: rebuildable[1]: /srv/lib is inside rebuildable /srv (line 4) and so already rebuildable; remove one",
+  ],
+  [
+    "a negated exclude pattern",
+    `host: web1\nirreplaceable: [/a]\nexclude:\n  - "!/srv/app"\n`,
+    "policies/p.yaml:4: exclude[0]: negated patterns would read data outside the irreplaceable class; classify the path instead",
+  ],
+  [
+    "a transport that is not available yet",
+    `host: web1\ntransport: { container: web1 }\nirreplaceable: [/a]\n`,
+    'policies/p.yaml:2: transport: must be "local" (the ssh and container transports are not available yet)',
+  ],
+  ["YAML syntax errors", `host: web1\nirreplaceable: [/a\n`, "policies/p.yaml:"],
+] as const)("rejects %s with a file:line error", async ([, yaml, expected], { ws }) => {
+  await ws.writePolicy("p.yaml", yaml);
+  const problems = await problemsOf(ws);
+  expect(problems.some((p) => p.startsWith(expected)), problems.join("\n")).toBe(true);
+});
+
+test("rejects a missing runbook file, and accepts one that exists", async ({ ws }) => {
+  await ws.writePolicy("web1.yaml", `host: web1\nirreplaceable: [/a]\nrunbook: runbooks/web1.yaml\n`);
+  const problems = await problemsOf(ws);
+  expect(problems).toEqual([
+    `policies/web1.yaml:3: runbook: runbook file ${ws.root}/runbooks/web1.yaml does not exist; create it or remove the runbook key`,
+  ]);
+  await ws.writeData({});
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  await mkdir(`${ws.root}/runbooks`);
+  await writeFile(`${ws.root}/runbooks/web1.yaml`, "host: web1\n");
+  expect(await problemsOf(ws)).toEqual([]);
+});
+
+test("rejects duplicate host names across files, pointing at the first", async ({ ws }) => {
+  await ws.writePolicy("a.yaml", valid);
+  await ws.writePolicy("b.yaml", `# second\n${valid}`);
+  expect(await problemsOf(ws)).toEqual([
+    'policies/b.yaml:2: host: host "web1" is already defined in policies/a.yaml:1; one policy per host',
+  ]);
+});
+
+test("reports every problem of every file in one run, sorted by file and line", async ({ ws }) => {
+  await ws.writePolicy(
+    "a.yaml",
+    `host: web1\ncolour: blue\nschedule: "* * * * * * *"\nrepository: nowhere\nirreplaceable:\n  - rel\n  - /x\n  - /x\n`,
+  );
+  await ws.writePolicy("b.yaml", `host: web1\nirreplaceable: [/y]\nrpo: soon\n`);
+  const problems = await problemsOf(ws);
+  expect(problems.map((p) => p.split(": ")[0])).toEqual([
+    "policies/a.yaml:2",
+    "policies/a.yaml:3",
+    "policies/a.yaml:4",
+    "policies/a.yaml:6",
+    "policies/a.yaml:8",
+    "policies/b.yaml:1",
+    "policies/b.yaml:3",
+  ]);
+});
+
+test("nesting refines: irreplaceable inside rebuildable inside irreplaceable is valid", async ({ ws }) => {
+  await ws.writePolicy(
+    "web1.yaml",
+    `host: web1
+irreplaceable:
+  - /srv/app/uploads
+  - /srv/app/config/keys
+rebuildable:
+  - /srv/app
+ignored:
+  - /srv/app/uploads/.cache
+`,
+  );
+  expect(await problemsOf(ws)).toEqual([]);
+});
+
+test("a policy without irreplaceable data is rejected with what to do", async ({ ws }) => {
+  await ws.writePolicy("web1.yaml", `host: web1\nirreplaceable: []\n`);
+  expect(await problemsOf(ws)).toEqual([
+    "policies/web1.yaml:2: irreplaceable: list at least one irreplaceable path; a host with nothing irreplaceable needs no policy",
+  ]);
+});
+
+test("the example policies in the repository are valid", async () => {
+  const { loadConfig } = await import("../../src/config/load.js");
+  const root = new URL("../..", import.meta.url).pathname;
+  const config = await loadConfig({ cwd: root, env: { ...process.env, LIFEBOAT_CONFIG: "" } });
+  const set = await loadPolicies(config, config.policiesDir, root);
+  expect(set.problems.map(formatProblem)).toEqual([]);
+  expect(set.policies.map((p) => p.host).sort()).toEqual(["db1", "web1"]);
+});
