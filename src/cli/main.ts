@@ -21,11 +21,14 @@ function printError(err: LifeboatError, json: boolean): void {
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const controller = new AbortController();
-  // restic shares our terminal's process group and gets Ctrl-C itself; we stop waiting and report.
-  const onSignal = (signal: NodeJS.Signals) =>
+  // The first signal stops restic and lets the command report; a second one exits at once. The listener
+  // stays registered throughout: execa's signal-exit re-raises a signal when it sees no other listener.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
     controller.abort(new LifeboatError("INTERRUPTED", `stopped by ${signal}`));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   const program = new Command("lifeboat")
     .description("Back up only what cannot be rebuilt; rebuild the rest from code; prove it with drills.")

@@ -38,8 +38,8 @@ export function registerSnapshot(
             lines.push(
               "",
               `NEW REPOSITORY KEY: ${outcome.createdKeyFile}`,
-              "  This file is the only way to read the snapshots. Copy it somewhere safe, offline and off this",
-              "  machine, now. If it is lost, the data is lost. This message is shown only once.",
+              `  This file is the only way to read ${outcome.host}'s snapshots. Copy it somewhere safe, offline and`,
+              "  off this machine, now. If it is lost, the data is lost. This is shown once, when the repository is created.",
             );
           }
           return lines.join("\n");

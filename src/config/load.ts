@@ -84,7 +84,10 @@ export async function readConfig(
   if (!loaded.ok) return { config: undefined, problems: loaded.problems };
   const parsed = configSchema.safeParse(loaded.doc.value ?? {});
   if (!parsed.success) {
-    return { config: undefined, problems: zodProblems(loaded.doc, parsed.error).sort((a, b) => a.line - b.line) };
+    return {
+      config: undefined,
+      problems: zodProblems(loaded.doc, parsed.error).sort((a, b) => a.line - b.line),
+    };
   }
 
   const problems: Problem[] = [];

@@ -1,6 +1,7 @@
 // Runs one restic command: secrets only in its environment, JSON lines streamed, failures typed.
 import { execa } from "execa";
 import type { Logger } from "pino";
+import { LifeboatError } from "../errors.js";
 import { resticError } from "./errors.js";
 import { type JsonMessage, parseJsonLine } from "./messages.js";
 
@@ -90,6 +91,13 @@ export async function runRestic(
   const exitCode = result.exitCode ?? -1;
   if (exitCode === 0 || options.allowExitCodes?.includes(exitCode)) return { exitCode, stderr };
 
+  if (ctx.signal?.aborted) {
+    // We stopped restic (Ctrl-C, SIGTERM): whatever it exited with, the cause is the interruption.
+    throw new LifeboatError("INTERRUPTED", `restic ${subcommand} was interrupted`, {
+      hint: "Nothing that was already saved is lost. Run the command again; `lifeboat unlock` clears a lock it left behind.",
+      details: { resticExitCode: result.exitCode, signal: result.signal },
+    });
+  }
   const message =
     typeof exitError?.message === "string"
       ? exitError.message

@@ -41,16 +41,17 @@ export async function hostSnapshots(
   config: LifeboatConfig,
   host: string,
   logger?: Logger,
-): Promise<{ rows: SnapshotRow[]; repository: string }> {
+): Promise<{ rows: SnapshotRow[]; repository: string; exists: boolean }> {
   const policy = await policyForHost(config, host);
   const target = config.targets.get(policy.repository);
   if (target && !existsSync(path.join(repositoryLocation(target, host), "config"))) {
-    return { rows: [], repository: repositoryLocation(target, host) };
+    // A host that was never snapshotted has no repository: an empty list, not an error.
+    return { rows: [], repository: repositoryLocation(target, host), exists: false };
   }
   const opened = await openRepository({ config, targetName: policy.repository, host, logger });
   const snaps = await opened.repo.snapshots({ host, tags: [LIFEBOAT_TAG] });
   snaps.sort((a, b) => a.time.localeCompare(b.time));
-  return { rows: snaps.map((s) => toRow(host, s)), repository: opened.location };
+  return { rows: snaps.map((s) => toRow(host, s)), repository: opened.location, exists: true };
 }
 
 export async function listSnapshots(
@@ -72,7 +73,12 @@ export async function resolveSnapshot(
   ref: string,
   logger?: Logger,
 ): Promise<SnapshotRow> {
-  const { rows } = await hostSnapshots(config, host, logger);
+  const { rows, repository, exists } = await hostSnapshots(config, host, logger);
+  if (!exists) {
+    throw new LifeboatError("REPOSITORY_MISSING", `host ${host} has no repository at ${repository}`, {
+      hint: `Nothing was ever snapshotted for ${host} there. Check the storage target in lifeboat.yaml, or run \`lifeboat snapshot --host ${host}\` first.`,
+    });
+  }
   if (rows.length === 0) {
     throw new LifeboatError("SNAPSHOT_NOT_FOUND", `host ${host} has no snapshots yet`, {
       hint: `Run \`lifeboat snapshot --host ${host}\` first.`,

@@ -15,7 +15,7 @@ export interface OpenedRepository {
   location: string;
   resticVersion: string;
   /** Set when this call created the repository. */
-  created?: { keyFile: string | undefined };
+  created?: { keyFile: string | undefined; keyGenerated: boolean };
 }
 
 export interface OpenOptions {
@@ -58,11 +58,11 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
       },
     );
   }
-  let keyFile: string | undefined;
+  let keyGenerated = false;
   if (!exists && target.password.kind === "file" && !existsSync(target.password.path)) {
     // Only ever for a brand-new repository: a new key for an existing one would lock its data away.
     await generateKeyFile(target.password.path);
-    keyFile = target.password.path;
+    keyGenerated = true;
   }
   const password = await resolvePassword(target.password, env);
   const repo = new ResticRepository({
@@ -77,5 +77,7 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   if (exists) return { repo, target, location, resticVersion: binary.version };
   await repo.init();
   options.logger?.info({ repository: location }, "created repository");
-  return { repo, target, location, resticVersion: binary.version, created: { keyFile } };
+  // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
+  const keyFile = target.password.kind === "file" ? target.password.path : undefined;
+  return { repo, target, location, resticVersion: binary.version, created: { keyFile, keyGenerated } };
 }

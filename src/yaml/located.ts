@@ -52,7 +52,8 @@ export async function loadYamlFile(file: string, displayName = file): Promise<Lo
 
 export function parseYaml(text: string, file: string): LoadResult {
   const lineCounter = new LineCounter();
-  const lineAt = (offset: number | undefined): number => (offset === undefined ? 1 : lineCounter.linePos(offset).line);
+  const lineAt = (offset: number | undefined): number =>
+    offset === undefined ? 1 : lineCounter.linePos(offset).line;
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (document.errors.length > 0) {
     return {

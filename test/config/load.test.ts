@@ -4,7 +4,10 @@ import { formatProblem } from "../../src/yaml/located.js";
 import { test } from "../helpers/workspace.js";
 
 test("without lifeboat.yaml the embedded local target is used, under LIFEBOAT_HOME", async ({ ws }) => {
-  const { config, problems } = await readConfig({ cwd: `${ws.root}/policies`, env: { LIFEBOAT_HOME: ws.home } });
+  const { config, problems } = await readConfig({
+    cwd: `${ws.root}/policies`,
+    env: { LIFEBOAT_HOME: ws.home },
+  });
   expect(problems).toEqual([]);
   expect(config?.file).toBeUndefined();
   expect(config?.defaults.repository).toBe(EMBEDDED_TARGET);

@@ -1,6 +1,6 @@
 // Runs the real `lifeboat` binary (the built dist/) as a user would.
 import path from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/lifeboat.js");
 
@@ -10,10 +10,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): ResultPromise<{ reject: false }> {
-  return execa(process.execPath, [BIN, ...args], { env, cwd, reject: false, stdin: "ignore" }) as ResultPromise<{
-    reject: false;
-  }>;
+const cliOptions = (env: NodeJS.ProcessEnv, cwd?: string) =>
+  ({ env, cwd, reject: false, stdin: "ignore" }) as const;
+
+export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
+  return execa(process.execPath, [BIN, ...args], cliOptions(env, cwd));
 }
 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
@@ -23,6 +24,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: strin
 
 /** The `result` of a successful --json run, or the failure with its output. */
 export function jsonResult<T>(r: CliResult): T {
-  if (r.exitCode !== 0) throw new Error(`lifeboat exited ${r.exitCode}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.exitCode !== 0)
+    throw new Error(`lifeboat exited ${r.exitCode}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { result: T }).result;
 }

@@ -9,17 +9,24 @@ export interface FakeResticOptions {
   exitCode: number;
   /** The exit_error message restic would print. */
   message: string;
+  /** Hang this long before failing, like a restic that is busy (for interruption tests). */
+  sleepSeconds?: number;
 }
 
 /** Writes a fake `restic` and returns the directory to put first on PATH. */
 export async function fakeRestic(options: FakeResticOptions): Promise<{ dir: string; binary: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), "fake-restic-"));
   const binary = path.join(dir, "restic");
-  const exitError = JSON.stringify({ message_type: "exit_error", code: options.exitCode, message: options.message });
+  const exitError = JSON.stringify({
+    message_type: "exit_error",
+    code: options.exitCode,
+    message: options.message,
+  });
   await writeFile(
     binary,
     `#!/bin/sh
 if [ "$1" = version ]; then echo "restic ${options.version ?? "0.18.0"} compiled with go1.24 on linux/amd64"; exit 0; fi
+${options.sleepSeconds ? `exec sleep ${options.sleepSeconds}` : ""}
 echo '${exitError}' >&2
 exit ${options.exitCode}
 `,

@@ -11,5 +11,6 @@ export default async function setup(): Promise<void> {
     throw new Error("restic is not installed: the tests run the real restic. Run scripts/setup.sh first.");
   }
   const v = parseResticVersion(out);
-  if (!v || !isSupported(v)) throw new Error(`restic ${v?.join(".")} is too old for the tests; run scripts/setup.sh`);
+  if (!v || !isSupported(v))
+    throw new Error(`restic ${v?.join(".")} is too old for the tests; run scripts/setup.sh`);
 }

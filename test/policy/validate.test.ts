@@ -31,7 +31,11 @@ test("a valid policy loads with the defaults of lifeboat.yaml", async ({ ws }) =
 });
 
 test.for([
-  ["unknown keys", `host: web1\nirreplaceable: [/a]\ncolour: blue\n`, 'policies/p.yaml:3: colour: unknown key "colour"'],
+  [
+    "unknown keys",
+    `host: web1\nirreplaceable: [/a]\ncolour: blue\n`,
+    'policies/p.yaml:3: colour: unknown key "colour"',
+  ],
   [
     "unknown nested keys",
     `host: web1\nirreplaceable: [/a]\nretention:\n  daily: 3\n  fortnightly: 2\n`,
@@ -96,7 +100,10 @@ test.for([
 ] as const)("rejects %s with a file:line error", async ([, yaml, expected], { ws }) => {
   await ws.writePolicy("p.yaml", yaml);
   const problems = await problemsOf(ws);
-  expect(problems.some((p) => p.startsWith(expected)), problems.join("\n")).toBe(true);
+  expect(
+    problems.some((p) => p.startsWith(expected)),
+    problems.join("\n"),
+  ).toBe(true);
 });
 
 test("rejects a missing runbook file, and accepts one that exists", async ({ ws }) => {

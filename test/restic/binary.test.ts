@@ -30,6 +30,8 @@ it("refuses restic older than 0.17 with a hint that says how to install a newer 
 });
 
 it("says restic is missing when it is not installed", async () => {
-  const err = await findRestic({ ...process.env, LIFEBOAT_RESTIC: "/nonexistent/restic" }).catch((e: unknown) => e);
+  const err = await findRestic({ ...process.env, LIFEBOAT_RESTIC: "/nonexistent/restic" }).catch(
+    (e: unknown) => e,
+  );
   expect(err).toMatchObject({ code: "RESTIC_MISSING", exitCode: 5 });
 });

@@ -1,0 +1,132 @@
+import { chmod, rm, writeFile } from "node:fs/promises";
+import { expect } from "vitest";
+import { runCli, startCli } from "../helpers/cli.js";
+import { fakeRestic } from "../helpers/fake-restic.js";
+import { writeWeb1 } from "../helpers/web1.js";
+import { test } from "../helpers/workspace.js";
+
+test("a wrong password gives WRONG_PASSWORD, exit 12, and says where to look", async ({ ws }) => {
+  await writeWeb1(ws);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  const keyFile = `${ws.home}/keys/primary.key`;
+  await writeFile(keyFile, "not-the-password\n", { mode: 0o600 });
+  for (const args of [
+    ["snapshots", "--host", "web1"],
+    ["snapshot", "--host", "web1"],
+  ]) {
+    const r = await runCli(args, ws.env);
+    expect(r.exitCode).toBe(12);
+    expect(r.stderr).toContain("error [WRONG_PASSWORD]: restic ");
+    expect(r.stderr).toContain("recovery kit");
+  }
+  const json = await runCli(["--json", "snapshots", "--host", "web1"], ws.env);
+  expect(JSON.parse(json.stdout)).toMatchObject({
+    ok: false,
+    error: { code: "WRONG_PASSWORD", exitCode: 12 },
+  });
+});
+
+test("a locked repository gives REPOSITORY_LOCKED, exit 11, and names the unlock command", async ({ ws }) => {
+  await writeWeb1(ws);
+  const fake = await fakeRestic({
+    exitCode: 11,
+    message:
+      "Fatal: unable to create lock in backend: repository is already locked by PID 4242 on web1 by root",
+  });
+  const r = await runCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_RESTIC: fake.binary });
+  expect(r.exitCode).toBe(11);
+  expect(r.stderr).toContain("error [REPOSITORY_LOCKED]: restic init: unable to create lock in backend");
+  expect(r.stderr).toContain("lifeboat unlock --host HOST");
+});
+
+test("restic exiting with a code it does not document is a plain failure, exit 1", async ({ ws }) => {
+  await writeWeb1(ws);
+  const fake = await fakeRestic({ exitCode: 42, message: "Fatal: something new" });
+  const r = await runCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_RESTIC: fake.binary });
+  expect(r.exitCode).toBe(1);
+  expect(r.stderr).toContain("error [RESTIC_FAILED]: restic init failed: something new");
+});
+
+test("a restic older than 0.17 is refused with an install hint (exit 5)", async ({ ws }) => {
+  await writeWeb1(ws);
+  const fake = await fakeRestic({ version: "0.14.0", exitCode: 0, message: "" });
+  const r = await runCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_RESTIC: fake.binary });
+  expect(r.exitCode).toBe(5);
+  expect(r.stderr).toContain("restic 0.14.0 is too old");
+  expect(r.stderr).toContain("scripts/setup.sh");
+});
+
+test("a key file others can read is refused (exit 7); a lost key file is never silently replaced", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  const keyFile = `${ws.home}/keys/primary.key`;
+  await chmod(keyFile, 0o644);
+  const insecure = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(insecure.exitCode).toBe(7);
+  expect(insecure.stderr).toContain(`chmod 600 ${keyFile}`);
+
+  await rm(keyFile);
+  const lost = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(lost.exitCode).toBe(7);
+  expect(lost.stderr).toContain(`the repository key file ${keyFile} does not exist`);
+  expect(lost.stderr).toContain("recovery kit");
+  await expect(import("node:fs/promises").then((fs) => fs.stat(keyFile))).rejects.toThrow();
+});
+
+test("a password from an environment variable works, and its absence is a clear error", async ({ ws }) => {
+  await ws.writeConfig(`targets:\n  primary: { type: local, passwordEnv: WEB_REPO_PASSWORD }\n`);
+  await writeWeb1(ws);
+  const missing = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(missing.exitCode).toBe(7);
+  expect(missing.stderr).toContain("WEB_REPO_PASSWORD is not set");
+  const ok = await runCli(["snapshot", "--host", "web1"], {
+    ...ws.env,
+    WEB_REPO_PASSWORD: "correct horse battery",
+  });
+  expect(ok.exitCode, ok.stderr).toBe(0);
+  expect(ok.stdout).not.toContain("NEW REPOSITORY KEY");
+  const wrong = await runCli(["snapshots"], { ...ws.env, WEB_REPO_PASSWORD: "wrong horse battery" });
+  expect(wrong.exitCode).toBe(12);
+});
+
+test("Ctrl-C during a snapshot stops restic and exits 130", async ({ ws }) => {
+  const { randomBytes } = await import("node:crypto");
+  const big: Record<string, Buffer> = {};
+  for (let i = 0; i < 40; i++) big[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(4 * 1024 * 1024);
+  await writeWeb1(ws, big);
+  const child = startCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_LOG_LEVEL: "info" });
+  // Wait until restic is really running, then interrupt lifeboat the way a terminal would.
+  let seen = false;
+  child.stderr?.on("data", (d: Buffer) => {
+    if (!seen && d.toString().includes("snapshot started")) {
+      seen = true;
+      setTimeout(() => child.kill("SIGINT"), 200);
+    }
+  });
+  const r = await child;
+  expect(seen).toBe(true);
+  expect(r.exitCode).toBe(130);
+  expect(String(r.stderr)).toContain("INTERRUPTED");
+});
+
+test("after an interrupted first snapshot, the run that creates the repository still shows the key", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  const hanging = await fakeRestic({ exitCode: 1, message: "unused", sleepSeconds: 30 });
+  const keyFile = `${ws.home}/keys/primary.key`;
+  const child = startCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_RESTIC: hanging.binary });
+  const { existsSync } = await import("node:fs");
+  while (!existsSync(keyFile)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 200));
+  child.kill("SIGINT");
+  const interrupted = await child;
+  expect(interrupted.exitCode).toBe(130);
+  expect(String(interrupted.stdout)).not.toContain("NEW REPOSITORY KEY");
+
+  const real = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(real.exitCode, real.stderr).toBe(0);
+  expect(real.stdout).toContain(`NEW REPOSITORY KEY: ${keyFile}`);
+});

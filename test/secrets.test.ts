@@ -1,0 +1,90 @@
+// The repository password appears in no process argument, log line, error or output.
+import { randomBytes } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { expect } from "vitest";
+import { runCli, startCli } from "./helpers/cli.js";
+import { writeWeb1 } from "./helpers/web1.js";
+import { test } from "./helpers/workspace.js";
+
+/** Every process's argv while `during` runs, sampled every few milliseconds. */
+async function watchCommandLines(during: Promise<unknown>): Promise<string[]> {
+  const seen = new Set<string>();
+  let done = false;
+  void during.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    for (const pid of await readdir("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const cmd = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0").join(" ").trim();
+        if (cmd) seen.add(cmd);
+      } catch {
+        // the process ended while we looked
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await during;
+  return [...seen];
+}
+
+function bulk(): Record<string, Buffer> {
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 20; i++) files[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(2 * 1024 * 1024);
+  return files;
+}
+
+test("a password from the environment is in no argv, log, error or output", async ({ ws }) => {
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  await ws.writeConfig(`targets:\n  primary: { type: local, passwordEnv: REPO_PW }\n`);
+  await writeWeb1(ws, bulk());
+  const env = { ...ws.env, REPO_PW: password };
+  const outputs: string[] = [];
+
+  const run = startCli(["--log-level", "trace", "snapshot", "--host", "web1"], env);
+  const cmdlines = await watchCommandLines(run);
+  const r = await run;
+  expect(r.exitCode, String(r.stderr)).toBe(0);
+  outputs.push(String(r.stdout), String(r.stderr));
+  // The sampling really saw restic at work, so its absence of the password means something.
+  expect(cmdlines.some((c) => c.includes("restic backup"))).toBe(true);
+  expect(cmdlines.filter((c) => c.includes(password))).toEqual([]);
+
+  for (const args of [
+    ["restore", "--host", "web1", "--target", `${ws.root}/r`],
+    ["snapshots"],
+    ["--json", "snapshots"],
+  ]) {
+    const o = await runCli(["--log-level", "trace", ...args], env);
+    expect(o.exitCode, o.stderr).toBe(0);
+    outputs.push(o.stdout, o.stderr);
+  }
+  // A wrong password: the error must not echo either the wrong or the right one.
+  const wrong = `wrong-${randomBytes(8).toString("hex")}`;
+  const w = await runCli(["--log-level", "trace", "--json", "snapshots"], { ...env, REPO_PW: wrong });
+  expect(w.exitCode).toBe(12);
+  outputs.push(w.stdout, w.stderr);
+  for (const out of outputs) {
+    expect(out).not.toContain(password);
+    expect(out).not.toContain(wrong);
+  }
+});
+
+test("a generated key file's password is in no argv, log, error or output", async ({ ws }) => {
+  await writeWeb1(ws, bulk());
+  const first = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(first.exitCode, first.stderr).toBe(0);
+  const password = (await readFile(`${ws.home}/keys/primary.key`, "utf8")).trim();
+  expect(password.length).toBeGreaterThanOrEqual(32);
+
+  await writeWeb1(ws, bulk()); // new data, so the second snapshot takes a while
+  const run = startCli(["--log-level", "trace", "snapshot", "--host", "web1"], ws.env);
+  const cmdlines = await watchCommandLines(run);
+  const r = await run;
+  expect(r.exitCode).toBe(0);
+  expect(cmdlines.some((c) => c.includes("restic backup"))).toBe(true);
+  expect(cmdlines.filter((c) => c.includes(password))).toEqual([]);
+  for (const out of [first.stdout, first.stderr, String(r.stdout), String(r.stderr)])
+    expect(out).not.toContain(password);
+});
