@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine too: installs what it needs, then runs `npm test`
+# (lint, typecheck, build, and vitest against the real restic).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+npm test
