@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 npm run -s build
 
 repo=$PWD
-lifeboat() { "$repo/node_modules/.bin/node" "$repo/bin/lifeboat.js" "$@"; }
+lifeboat() { "$repo/bin/lifeboat.js" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. Validate the example policies in policies/"

@@ -25,7 +25,7 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
   if (options.pretty ?? process.stderr.isTTY) {
     // Loaded only for a terminal: it costs start-up time that scripted runs need not pay.
     const { default: pretty } = await import("pino-pretty");
-    return pino(base, pretty({ destination: 2, ignore: "pid,hostname", sync: true }));
+    return pino(base, pretty({ destination: 2, ignore: "pid,hostname", sync: true, singleLine: true }));
   }
   return pino(base, pino.destination({ dest: 2, sync: true }));
 }

@@ -3,7 +3,7 @@ import { execa } from "execa";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
 
 export default async function setup(): Promise<void> {
-  await execa("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
+  await execa("npm", ["run", "-s", "build"], { stdio: "inherit" });
   let out = "";
   try {
     out = (await execa("restic", ["version"])).stdout;
