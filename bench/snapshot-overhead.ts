@@ -10,7 +10,7 @@ const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench";
 const files = Number(process.env.BENCH_FILES ?? 10_000);
 const fileKib = Number(process.env.BENCH_FILE_KIB ?? 100);
-const pairsFull = Number(process.env.BENCH_PAIRS_FULL ?? 5);
+const pairsFull = Number(process.env.BENCH_PAIRS_FULL ?? 9);
 const pairsUnchanged = Number(process.env.BENCH_PAIRS_UNCHANGED ?? 15);
 
 const data = path.join(dir, "data", "uploads");

@@ -1,5 +1,5 @@
 // The entry point: parse arguments, run one command, map any error to its exit code in one place.
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
@@ -38,7 +38,15 @@ export async function main(argv: string[]): Promise<number> {
       "lifeboat.yaml (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else the embedded local target)",
     )
     .option("--json", "print the result (or the error) as JSON on stdout")
-    .option("--log-level <level>", "trace, debug, info, warn, error", undefined)
+    .addOption(
+      new Option("--log-level <level>", "log detail on stderr").choices([
+        "trace",
+        "debug",
+        "info",
+        "warn",
+        "error",
+      ]),
+    )
     .option("-q, --quiet", "log only warnings and errors")
     .exitOverride()
     .showHelpAfterError();

@@ -3,11 +3,12 @@ import type { BackupStatus, RestoreStatus } from "../restic/messages.js";
 import { formatBytes } from "../util/bytes.js";
 
 export interface Progress {
-  update(status: BackupStatus | RestoreStatus): void;
+  /** Undefined when nothing is displayed, so restic is not asked for status it would compute for nobody. */
+  onStatus: ((status: BackupStatus | RestoreStatus) => void) | undefined;
   stop(): void;
 }
 
-const silent: Progress = { update() {}, stop() {} };
+const silent: Progress = { onStatus: undefined, stop() {} };
 
 export async function createProgress(label: string, enabled: boolean): Promise<Progress> {
   if (!enabled || !process.stderr.isTTY) return silent;
@@ -24,7 +25,7 @@ export async function createProgress(label: string, enabled: boolean): Promise<P
   );
   bar.start(100, 0, { files: 0, bytes: "0 B" });
   return {
-    update(status) {
+    onStatus(status) {
       const files =
         "files_done" in status ? status.files_done : "files_restored" in status ? status.files_restored : 0;
       const bytes =

@@ -31,7 +31,7 @@ export function registerRestore(
           force: opts.force ?? false,
           logger: ctx.logger,
           signal: ctx.signal,
-          onProgress: (s) => progress.update(s),
+          onProgress: progress.onStatus,
         }).finally(() => progress.stop());
         ctx.print(
           outcome,

@@ -26,7 +26,7 @@ export function registerSnapshot(
           host: opts.host,
           logger: ctx.logger,
           signal: ctx.signal,
-          onProgress: (s) => progress.update(s),
+          onProgress: progress.onStatus,
         }).finally(() => progress.stop());
         ctx.print(outcome, () => {
           const lines = [

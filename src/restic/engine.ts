@@ -78,6 +78,8 @@ export class ResticRepository {
 
   async backup(options: BackupOptions): Promise<BackupResult> {
     const args = ["--host", options.host];
+    // Without a progress consumer, --quiet spares restic its scanner (a second walk that only feeds ETAs).
+    if (!options.onStatus) args.push("--quiet");
     for (const tag of options.tags) args.push("--tag", tag);
     for (const pattern of options.excludes) args.push("--exclude", pattern);
     args.push("--", ...options.paths);
@@ -131,6 +133,7 @@ export class ResticRepository {
   async restore(options: RestoreOptions): Promise<RestoreResult> {
     const args = [options.snapshot, "--target", options.target];
     if (options.verify !== false) args.push("--verify");
+    if (!options.onStatus) args.push("--quiet");
     for (const p of options.include ?? []) args.push("--include", p);
     let summary: RestoreSummary | undefined;
     const itemErrors: ItemError[] = [];

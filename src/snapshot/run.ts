@@ -1,5 +1,5 @@
 // `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
-import { lstat } from "node:fs/promises";
+import { lstat, readlink } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
@@ -39,30 +39,53 @@ export interface SnapshotOutcome {
   repositoryCreated: boolean;
 }
 
-export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
-  const startedAt = new Date().toISOString();
-  const policy = await policyForHost(options.config, options.host);
-  const selection = snapshotSelection(policy);
-  const logger = options.logger?.child({ host: policy.host });
-
+/**
+ * Every irreplaceable path must exist and be the data itself: restic stores a symlink as a link, so a
+ * snapshot of a linked path would hold no data at all. Checked before restic runs, so nothing is written.
+ */
+async function assertIrreplaceableDataPresent(host: string, paths: string[]): Promise<void> {
   const missing: string[] = [];
-  for (const root of selection.roots) {
+  const links: string[] = [];
+  for (const p of paths) {
     try {
-      await lstat(root);
+      const info = await lstat(p);
+      if (info.isSymbolicLink()) links.push(`${p} -> ${await readlink(p)}`);
     } catch {
-      missing.push(root);
+      missing.push(p);
     }
   }
   if (missing.length > 0) {
     throw new LifeboatError(
       "DATA_MISSING",
-      `irreplaceable data of ${policy.host} is missing: ${missing.join(", ")}`,
+      `irreplaceable data of ${host} is missing: ${missing.join(", ")}`,
       {
         hint: "No snapshot was taken. If the data moved, update the policy; if it is gone, restore it from the last snapshot.",
         details: { missing },
       },
     );
   }
+  if (links.length > 0) {
+    throw new LifeboatError(
+      "POLICY_INVALID",
+      `irreplaceable paths of ${host} are symlinks: ${links.join(", ")}`,
+      {
+        hint: "restic would save the link, not the data. List the real paths the links point to in the policy.",
+        details: { links },
+      },
+    );
+  }
+}
+
+export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
+  const startedAt = new Date().toISOString();
+  const policy = await policyForHost(options.config, options.host);
+  const selection = snapshotSelection(policy);
+  const logger = options.logger?.child({ host: policy.host });
+
+  await assertIrreplaceableDataPresent(
+    policy.host,
+    policy.entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path),
+  );
 
   const opened = await openRepository({
     config: options.config,

@@ -57,5 +57,10 @@ export async function resolvePassword(
 export async function generateKeyFile(file: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString("base64url");
-  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    // Another run created it first (two hosts' first snapshots at once): use that one.
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
 }

@@ -61,3 +61,12 @@ it("--version matches package.json", async () => {
   expect(VERSION).toBe(pkg.version);
   expect((await runCli(["--version"], process.env)).stdout.trim()).toBe(pkg.version);
 });
+
+it("global options work after the command, and a bad --log-level is a usage error", async () => {
+  const late = await runCli(["validate", "--json", "--policies", "/nonexistent"], process.env);
+  expect(late.exitCode).toBe(2);
+  expect(JSON.parse(late.stdout)).toMatchObject({ ok: false, error: { code: "POLICY_INVALID" } });
+  const bad = await runCli(["--log-level", "loud", "validate"], process.env);
+  expect(bad.exitCode).toBe(2);
+  expect(bad.stderr).toContain("Allowed choices are trace, debug, info, warn, error");
+});

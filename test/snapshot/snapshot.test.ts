@@ -113,3 +113,26 @@ test("an unknown host and an invalid policy stop the snapshot with exit code 2",
     'policies/broken.yaml:2: irreplaceable[0]: "relative" must be an absolute path',
   );
 });
+
+test("a missing irreplaceable path nested inside a root is caught too", async ({ ws }) => {
+  await ws.writeData({ "db/data.bin": "x", "db/cache/blob": "y" });
+  await ws.writePolicy(
+    "web1.yaml",
+    `host: web1\nirreplaceable: [${ws.data("db")}, ${ws.data("db/cache/pinned")}]\nrebuildable: [${ws.data("db/cache")}]\n`,
+  );
+  const err = await snapshot({ config: await ws.config(), host: "web1" }).catch((e: unknown) => e);
+  expect(err).toMatchObject({ code: "DATA_MISSING", details: { missing: [ws.data("db/cache/pinned")] } });
+});
+
+test("an irreplaceable path that is a symlink is refused: restic would keep the link, not the data", async ({
+  ws,
+}) => {
+  await ws.writeData({ "real/uploads/a.png": "data" });
+  const { symlink } = await import("node:fs/promises");
+  await symlink(ws.data("real/uploads"), ws.data("uploads"));
+  await ws.writePolicy("web1.yaml", `host: web1\nirreplaceable: [${ws.data("uploads")}]\n`);
+  const r = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(r.exitCode).toBe(2);
+  expect(r.stderr).toContain(`${ws.data("uploads")} -> ${ws.data("real/uploads")}`);
+  expect(r.stderr).toContain("List the real paths");
+});
