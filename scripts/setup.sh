@@ -2,7 +2,7 @@
 # Installs what Lifeboat needs on Debian 12 (bookworm), idempotently: Node.js/npm to bootstrap,
 # restic >= 0.17 (Debian trixie's package, pinned so nothing else changes), and the npm dependencies
 # (which bring Node 24 through the node@24 devDependency). Safe to run again: each step checks first.
-#   LIFEBOAT_SETUP_EXTRA="hyperfine"   extra Debian packages (the benchmarks use hyperfine)
+#   LIFEBOAT_SETUP_EXTRA="pkg ..."   extra Debian packages to install as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,9 @@ apt_updated=0
 apt_update() {
   [ "$apt_updated" -eq 1 ] && return 0
   say "apt-get update"
-  apt-get update -qq >/dev/null
+  # A broken third-party source makes update fail while Debian's own lists are fine: go on and let the
+  # install itself say what is missing.
+  apt-get update -qq >/dev/null || say "apt-get update reported errors (see 'apt-get update'); continuing"
   apt_updated=1
 }
 
