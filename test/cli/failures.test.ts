@@ -130,3 +130,103 @@ test("after an interrupted first snapshot, the run that creates the repository s
   expect(real.exitCode, real.stderr).toBe(0);
   expect(real.stdout).toContain(`NEW REPOSITORY KEY: ${keyFile}`);
 });
+
+test("files restic could not read give SNAPSHOT_INCOMPLETE, exit 3, naming them and the saved snapshot", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  const unreadable = ws.data("srv/app/uploads/locked.bin");
+  const summary = {
+    message_type: "summary",
+    files_new: 3,
+    files_changed: 0,
+    files_unmodified: 0,
+    dirs_new: 2,
+    dirs_changed: 0,
+    dirs_unmodified: 0,
+    data_added: 1000,
+    total_files_processed: 3,
+    total_bytes_processed: 1000,
+    total_duration: 0.1,
+    snapshot_id: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+  };
+  const fake = await fakeRestic({
+    exitCode: 1,
+    message: "unused",
+    commands: {
+      init: { stdout: [{ message_type: "initialized", id: "abc", repository: "x" }], exitCode: 0 },
+      backup: {
+        stdout: [
+          {
+            message_type: "error",
+            error: { message: "permission denied" },
+            during: "archival",
+            item: unreadable,
+          },
+          summary,
+        ],
+        exitCode: 3,
+      },
+    },
+  });
+  const r = await runCli(["snapshot", "--host", "web1"], { ...ws.env, LIFEBOAT_RESTIC: fake.binary });
+  expect(r.exitCode).toBe(3);
+  expect(r.stderr).toContain(
+    "error [SNAPSHOT_INCOMPLETE]: snapshot 01234567 of web1 is incomplete: 1 item(s) could not be read",
+  );
+  expect(r.stderr).toContain(unreadable);
+  const json = await runCli(["--json", "snapshot", "--host", "web1"], {
+    ...ws.env,
+    LIFEBOAT_RESTIC: fake.binary,
+  });
+  expect(JSON.parse(json.stdout)).toMatchObject({
+    ok: false,
+    error: {
+      code: "SNAPSHOT_INCOMPLETE",
+      exitCode: 3,
+      details: { unread: [unreadable], outcome: { snapshotId: summary.snapshot_id } },
+    },
+  });
+});
+
+test("a restic killed mid-backup leaves a stale lock that `lifeboat unlock` removes", async ({ ws }) => {
+  const { randomBytes } = await import("node:crypto");
+  const { readdir } = await import("node:fs/promises");
+  const big: Record<string, Buffer> = {};
+  for (let i = 0; i < 40; i++) big[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(4 * 1024 * 1024);
+  await writeWeb1(ws, big);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  await writeWeb1(ws, big); // new content: the next backup takes a while
+  const locks = `${ws.home}/repositories/primary/web1/locks`;
+  const child = startCli(["snapshot", "--host", "web1"], ws.env);
+  while ((await readdir(locks)).length === 0) await new Promise((r) => setTimeout(r, 10));
+  // A crash, not a clean stop: SIGKILL to restic itself leaves its lock behind.
+  const { execa } = await import("execa");
+  await execa("pkill", ["-KILL", "-f", `restic backup.*${ws.data("srv/app/uploads")}`], { reject: false });
+  await child;
+  expect((await readdir(locks)).length).toBeGreaterThan(0);
+
+  const r = await runCli(["unlock", "--host", "web1"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toContain("removed stale locks");
+  expect(await readdir(locks)).toEqual([]);
+});
+
+test("on a terminal, snapshot shows a progress bar and pretty logs", async ({ ws }) => {
+  const { randomBytes } = await import("node:crypto");
+  const big: Record<string, Buffer> = {};
+  for (let i = 0; i < 60; i++) big[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(4 * 1024 * 1024);
+  await writeWeb1(ws, big);
+  const { execa } = await import("execa");
+  const bin = new URL("../../bin/lifeboat.js", import.meta.url).pathname;
+  // util-linux's script(1) gives the CLI a pseudo-terminal, as a person's shell would.
+  const r = await execa("script", ["-qfec", `${process.execPath} ${bin} snapshot --host web1`, "/dev/null"], {
+    env: ws.env,
+    reject: false,
+  });
+  expect(r.exitCode, r.stdout).toBe(0);
+  expect(r.stdout).toMatch(/snapshot web1 \[[^\]]*\] \d+% \| \d+ files \| [\d.]+ \w*B/);
+  expect(r.stdout).toContain("snapshot started");
+  expect(r.stdout).not.toContain('{"level"');
+  expect(r.stdout).toContain("saved to");
+});
