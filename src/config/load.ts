@@ -18,7 +18,20 @@ export interface LocalTargetConfig {
   path: string;
   password: PasswordSource;
 }
-export type TargetConfig = LocalTargetConfig;
+
+export interface S3TargetConfig {
+  name: string;
+  type: "s3";
+  endpoint: string | undefined;
+  bucket: string;
+  prefix: string;
+  region: string;
+  pathStyle: boolean;
+  caFile: string | undefined;
+  password: PasswordSource;
+}
+
+export type TargetConfig = LocalTargetConfig | S3TargetConfig;
 
 export interface LifeboatConfig {
   /** lifeboat.yaml, or undefined for the embedded default. */
@@ -124,12 +137,22 @@ function normalize(
     const password: PasswordSource = t.passwordEnv
       ? { kind: "env", variable: t.passwordEnv }
       : { kind: "file", path: t.passwordFile ?? path.join(stateDir, "keys", `${name}.key`) };
-    targets.set(name, {
+    targets.set(
       name,
-      type: "local",
-      path: t.path ?? path.join(stateDir, "repositories", name),
-      password,
-    });
+      t.type === "local"
+        ? { name, type: "local", path: t.path ?? path.join(stateDir, "repositories", name), password }
+        : {
+            name,
+            type: "s3",
+            endpoint: t.endpoint,
+            bucket: t.bucket,
+            prefix: t.prefix,
+            region: t.region,
+            pathStyle: t.pathStyle,
+            caFile: t.caFile,
+            password,
+          },
+    );
   }
   const [firstTarget] = targets.keys();
   return {

@@ -18,9 +18,37 @@ export const localTarget = z
     message: "set passwordFile or passwordEnv, not both",
   });
 
-export const targetSchema = z.discriminatedUnion("type", [localTarget], {
-  error: (issue) =>
-    issue.code === "invalid_union" ? 'type: must be "local" (S3 targets are not available yet)' : undefined,
+export const s3Target = z
+  .strictObject({
+    type: z.literal("s3"),
+    /** For S3-compatible services; omit for AWS. */
+    endpoint: z
+      .url({ protocol: /^https?$/, error: "must be a URL like https://s3.example.com:9000" })
+      .transform((u) => u.replace(/\/+$/, ""))
+      .optional(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+    /** Repositories and the catalog live under this prefix: <prefix>/<host>, <prefix>/catalog. */
+    prefix: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/,
+        "must be path segments like lifeboat/prod, without leading or trailing /",
+      )
+      .default("lifeboat"),
+    region: z.string().min(1).default("us-east-1"),
+    /** Path-style addressing (https://endpoint/bucket/...), which most S3-compatible services need. */
+    pathStyle: z.boolean().default(false),
+    /** A PEM file with the CA that signed a private endpoint's certificate. */
+    caFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    passwordEnv: envVarName.optional(),
+  })
+  .refine((t) => !(t.passwordFile && t.passwordEnv), {
+    message: "set passwordFile or passwordEnv, not both",
+  });
+
+export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target], {
+  error: (issue) => (issue.code === "invalid_union" ? 'must be "local" or "s3"' : undefined),
 });
 
 export const configSchema = z.strictObject({

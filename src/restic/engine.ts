@@ -54,17 +54,6 @@ export interface ForgetOptions {
 export class ResticRepository {
   constructor(readonly ctx: ResticContext) {}
 
-  /** True when a repository exists and opens with the password; false when there is none. */
-  async exists(): Promise<boolean> {
-    try {
-      await runRestic(this.ctx, "cat", { args: ["config"], onLine: () => {} });
-      return true;
-    } catch (err) {
-      if (err instanceof LifeboatError && err.code === "REPOSITORY_MISSING") return false;
-      throw err;
-    }
-  }
-
   async init(): Promise<{ id: string }> {
     let id = "";
     await runRestic(this.ctx, "init", {

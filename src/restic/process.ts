@@ -9,6 +9,8 @@ export interface ResticContext {
   binary: string;
   /** The repository location (RESTIC_REPOSITORY); shown in errors. */
   repository: string;
+  /** Options for every call, such as an S3 target's --cacert and -o s3.*; never secrets. */
+  globalArgs?: string[] | undefined;
   /** Variables that carry the password (RESTIC_PASSWORD_FILE or RESTIC_PASSWORD) and credentials. */
   secretEnv: Record<string, string>;
   /** Values that must never be shown: they are replaced in every message that leaves this module. */
@@ -53,7 +55,7 @@ export async function runRestic(
   subcommand: string,
   options: RunOptions,
 ): Promise<RunResult> {
-  const args = [subcommand, "--json", ...options.args];
+  const args = [subcommand, "--json", ...(ctx.globalArgs ?? []), ...options.args];
   const redact = redactor(ctx.secrets);
   let exitError: JsonMessage | undefined;
   const stderrLines: string[] = [];

@@ -1,13 +1,11 @@
 // `lifeboat snapshots`: what each host's repository holds.
 
-import { existsSync } from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { policyForHost, requireValidPolicies } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
-import { openRepository, repositoryLocation } from "../storage/repository.js";
+import { openRepository, repositoryExists } from "../storage/repository.js";
 import { LIFEBOAT_TAG } from "./selection.js";
 
 export interface SnapshotRow {
@@ -43,10 +41,9 @@ export async function hostSnapshots(
   logger?: Logger,
 ): Promise<{ rows: SnapshotRow[]; repository: string; exists: boolean }> {
   const policy = await policyForHost(config, host);
-  const target = config.targets.get(policy.repository);
-  if (target && !existsSync(path.join(repositoryLocation(target, host), "config"))) {
+  if (!(await repositoryExists(config, policy.repository, host))) {
     // A host that was never snapshotted has no repository: an empty list, not an error.
-    return { rows: [], repository: repositoryLocation(target, host), exists: false };
+    return { rows: [], repository: policy.repository, exists: false };
   }
   const opened = await openRepository({ config, targetName: policy.repository, host, logger });
   const snaps = await opened.repo.snapshots({ host, tags: [LIFEBOAT_TAG] });
@@ -75,7 +72,7 @@ export async function resolveSnapshot(
 ): Promise<SnapshotRow> {
   const { rows, repository, exists } = await hostSnapshots(config, host, logger);
   if (!exists) {
-    throw new LifeboatError("REPOSITORY_MISSING", `host ${host} has no repository at ${repository}`, {
+    throw new LifeboatError("REPOSITORY_MISSING", `host ${host} has no repository on target ${repository}`, {
       hint: `Nothing was ever snapshotted for ${host} there. Check the storage target in lifeboat.yaml, or run \`lifeboat snapshot --host ${host}\` first.`,
     });
   }

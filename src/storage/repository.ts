@@ -1,17 +1,17 @@
 // Opens the restic repository of one host on its storage target, creating it on first use.
 import { existsSync } from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { findRestic } from "../restic/binary.js";
 import { ResticRepository } from "../restic/engine.js";
+import { openBackend } from "./backend.js";
 import { generateKeyFile, resolvePassword } from "./password.js";
 
 export interface OpenedRepository {
   repo: ResticRepository;
   target: TargetConfig;
-  /** Where the repository lives (a directory for local targets). */
+  /** Where the repository lives (a directory, or an s3: URL). */
   location: string;
   resticVersion: string;
   /** Set when this call created the repository. */
@@ -29,30 +29,36 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function repositoryLocation(target: TargetConfig, host: string): string {
-  return path.join(target.path, host);
+export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
+  const target = config.targets.get(name);
+  if (!target) {
+    throw new LifeboatError("CONFIG_INVALID", `storage target "${name}" is not defined in lifeboat.yaml`, {
+      hint: `Defined targets: ${[...config.targets.keys()].join(", ")}.`,
+    });
+  }
+  return target;
+}
+
+/** Whether `host` has a repository on `targetName` yet; needs no password (and no restic call). */
+export async function repositoryExists(
+  config: LifeboatConfig,
+  targetName: string,
+  host: string,
+): Promise<boolean> {
+  return (await openBackend(targetOf(config, targetName), host)).exists();
 }
 
 export async function openRepository(options: OpenOptions): Promise<OpenedRepository> {
-  const target = options.config.targets.get(options.targetName);
-  if (!target) {
-    throw new LifeboatError(
-      "CONFIG_INVALID",
-      `storage target "${options.targetName}" is not defined in lifeboat.yaml`,
-      {
-        hint: `Defined targets: ${[...options.config.targets.keys()].join(", ")}.`,
-      },
-    );
-  }
+  const target = targetOf(options.config, options.targetName);
   const env = options.env ?? process.env;
   const binary = await findRestic(env);
-  const location = repositoryLocation(target, options.host);
-  const exists = existsSync(path.join(location, "config"));
+  const backend = await openBackend(target, options.host);
+  const exists = await backend.exists();
 
   if (!exists && !options.create) {
     throw new LifeboatError(
       "REPOSITORY_MISSING",
-      `host ${options.host} has no repository yet at ${location}`,
+      `host ${options.host} has no repository yet at ${backend.location}`,
       {
         hint: `Run \`lifeboat snapshot --host ${options.host}\` to create it with the first snapshot.`,
       },
@@ -67,17 +73,19 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   const password = await resolvePassword(target.password, env);
   const repo = new ResticRepository({
     binary: binary.path,
-    repository: location,
-    secretEnv: password.env,
-    secrets: [password.secret],
+    repository: backend.location,
+    globalArgs: backend.resticArgs,
+    secretEnv: { ...backend.secretEnv, ...password.env },
+    secrets: [password.secret, ...backend.secrets],
     logger: options.logger,
     signal: options.signal,
     baseEnv: env,
   });
-  if (exists) return { repo, target, location, resticVersion: binary.version };
+  const opened = { repo, target, location: backend.location, resticVersion: binary.version };
+  if (exists) return opened;
   await repo.init();
-  options.logger?.info({ repository: location }, "created repository");
+  options.logger?.info({ repository: backend.location }, "created repository");
   // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
   const keyFile = target.password.kind === "file" ? target.password.path : undefined;
-  return { repo, target, location, resticVersion: binary.version, created: { keyFile, keyGenerated } };
+  return { ...opened, created: { keyFile, keyGenerated } };
 }

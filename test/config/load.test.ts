@@ -21,7 +21,7 @@ test("without lifeboat.yaml the embedded local target is used, under LIFEBOAT_HO
 
 test("lifeboat.yaml problems carry file:line too", async ({ ws }) => {
   await ws.writeConfig(`targets:
-  primary: { type: s3 }
+  primary: { type: ftp }
   second:
     type: local
     path: relative/dir
@@ -33,7 +33,7 @@ defaults:
 `);
   const { problems } = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
   expect(problems.map(formatProblem)).toEqual([
-    'lifeboat.yaml:2: targets.primary.type: type: must be "local" (S3 targets are not available yet)',
+    'lifeboat.yaml:2: targets.primary.type: must be "local" or "s3"',
     "lifeboat.yaml:3: targets.second: set passwordFile or passwordEnv, not both",
     "lifeboat.yaml:5: targets.second.path: must be an absolute path",
     "lifeboat.yaml:10: defaults.rpo: must be a duration like 90s, 30m, 24h, 7d, 2w or 1h30m",
@@ -46,4 +46,43 @@ test("a default repository that names no target is a problem", async ({ ws }) =>
   expect(problems.map(formatProblem)).toEqual([
     'lifeboat.yaml:4: defaults.repository: unknown storage target "other"; targets: primary',
   ]);
+});
+
+test("an s3 target takes endpoint, bucket, prefix, region, path style and a CA file", async ({ ws }) => {
+  await ws.writeConfig(`targets:
+  offsite:
+    type: s3
+    endpoint: https://127.0.0.1:9000/
+    bucket: lifeboat-backups
+    prefix: prod/eu
+    pathStyle: true
+    caFile: /etc/lifeboat/ca.pem
+    passwordEnv: OFFSITE_PASSWORD
+  bad:
+    type: s3
+    endpoint: ftp://x
+    bucket: No_Such
+    prefix: /leading
+`);
+  const { problems } = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
+  expect(problems.map(formatProblem)).toEqual([
+    "lifeboat.yaml:12: targets.bad.endpoint: must be a URL like https://s3.example.com:9000",
+    "lifeboat.yaml:13: targets.bad.bucket: must be an S3 bucket name",
+    "lifeboat.yaml:14: targets.bad.prefix: must be path segments like lifeboat/prod, without leading or trailing /",
+  ]);
+  await ws.writeConfig(
+    `targets:\n  offsite:\n    type: s3\n    endpoint: https://127.0.0.1:9000/\n    bucket: lifeboat-backups\n    pathStyle: true\n`,
+  );
+  const { config } = await readConfig({ file: ws.configFile, cwd: ws.root, env: { LIFEBOAT_HOME: ws.home } });
+  expect(config?.targets.get("offsite")).toEqual({
+    name: "offsite",
+    type: "s3",
+    endpoint: "https://127.0.0.1:9000",
+    bucket: "lifeboat-backups",
+    prefix: "lifeboat",
+    region: "us-east-1",
+    pathStyle: true,
+    caFile: undefined,
+    password: { kind: "file", path: `${ws.home}/keys/offsite.key` },
+  });
 });

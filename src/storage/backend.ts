@@ -1,0 +1,43 @@
+// Where a host's repository lives on its target, how restic reaches it, and whether it exists yet.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { TargetConfig } from "../config/load.js";
+import { openS3, s3Location, s3ObjectExists, s3ResticArgs } from "./s3.js";
+
+export interface RepositoryBackend {
+  /** RESTIC_REPOSITORY. */
+  location: string;
+  /** restic options for this backend (never secrets). */
+  resticArgs: string[];
+  /** Credentials for restic's environment. */
+  secretEnv: Record<string, string>;
+  secrets: string[];
+  /** Whether the repository has been initialised; needs no repository password. */
+  exists(): Promise<boolean>;
+}
+
+export async function openBackend(target: TargetConfig, host: string): Promise<RepositoryBackend> {
+  if (target.type === "local") {
+    const location = path.join(target.path, host);
+    return {
+      location,
+      resticArgs: [],
+      secretEnv: {},
+      secrets: [],
+      exists: async () => existsSync(path.join(location, "config")),
+    };
+  }
+  const access = await openS3(target);
+  const { accessKeyId, secretAccessKey, sessionToken } = access.credentials;
+  return {
+    location: s3Location(target, host),
+    resticArgs: s3ResticArgs(target),
+    secretEnv: {
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
+    },
+    secrets: [secretAccessKey, ...(sessionToken ? [sessionToken] : [])],
+    exists: () => s3ObjectExists(access, target, `${host}/config`),
+  };
+}

@@ -1,0 +1,163 @@
+// S3 targets: the SDK client, credentials from the standard AWS chain, and a preflight that turns a wrong
+// key, a missing bucket or a dead endpoint into a clear error in seconds (restic would retry for minutes).
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import { HeadBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { S3TargetConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | undefined;
+}
+
+export interface S3Access {
+  client: S3Client;
+  credentials: S3Credentials;
+}
+
+/** Seconds to wait for a connection and for a response before calling the endpoint unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function endpointOf(target: S3TargetConfig): string {
+  return target.endpoint ?? `https://s3.${target.region}.amazonaws.com`;
+}
+
+export function s3Location(target: S3TargetConfig, key: string): string {
+  return `s3:${endpointOf(target)}/${target.bucket}/${target.prefix}/${key}`;
+}
+
+/** restic's own options for this target: never secrets. */
+export function s3ResticArgs(target: S3TargetConfig): string[] {
+  const args = ["-o", `s3.region=${target.region}`];
+  if (target.pathStyle) args.push("-o", "s3.bucket-lookup=path");
+  if (target.caFile) args.push("--cacert", target.caFile);
+  return args;
+}
+
+function describe(target: S3TargetConfig): string {
+  return `s3://${target.bucket}/${target.prefix} at ${endpointOf(target)}`;
+}
+
+export function createS3Client(target: S3TargetConfig): S3Client {
+  let ca: Buffer | undefined;
+  if (target.caFile) {
+    try {
+      ca = readFileSync(target.caFile);
+    } catch (err) {
+      throw new LifeboatError(
+        "CONFIG_INVALID",
+        `target ${target.name}: cannot read caFile ${target.caFile}`,
+        {
+          hint: "Point caFile at the PEM certificate of the CA that signed the endpoint's certificate.",
+          cause: err,
+        },
+      );
+    }
+  }
+  return new S3Client({
+    region: target.region,
+    endpoint: target.endpoint,
+    forcePathStyle: target.pathStyle,
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      httpsAgent: new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) }),
+    }),
+  });
+}
+
+/** The typed error for an SDK failure against `target`. */
+export function storageError(err: unknown, target: S3TargetConfig, action: string): LifeboatError {
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = e.$metadata?.httpStatusCode;
+  const where = describe(target);
+  const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code ?? "";
+  if (e.name === "CredentialsProviderError") {
+    return new LifeboatError("CREDENTIALS_MISSING", `no AWS credentials found for target ${target.name}`, {
+      hint: "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance role applies.",
+      cause: err,
+    });
+  }
+  if (status === 404 || e.name === "NotFound" || e.name === "NoSuchBucket") {
+    return new LifeboatError("BUCKET_MISSING", `bucket ${target.bucket} does not exist (${where})`, {
+      hint: "Create the bucket (Lifeboat does not create buckets), or fix bucket/endpoint in lifeboat.yaml.",
+      cause: err,
+    });
+  }
+  if (
+    status === 403 ||
+    status === 401 ||
+    /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(e.name ?? "")
+  ) {
+    return new LifeboatError("STORAGE_ACCESS_DENIED", `access denied to ${where} while trying to ${action}`, {
+      hint: "Check the AWS credentials (key id and secret, or profile) and the bucket policy; they must allow list, read, write and delete under the prefix.",
+      cause: err,
+    });
+  }
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+    return new LifeboatError(
+      "STORAGE_TLS",
+      `the certificate of ${endpointOf(target)} is not trusted (${code})`,
+      {
+        hint: "For a private endpoint, set caFile in lifeboat.yaml to the CA certificate (PEM) that signed it.",
+        cause: err,
+      },
+    );
+  }
+  return new LifeboatError(
+    "STORAGE_UNREACHABLE",
+    `cannot reach ${where} to ${action}: ${code || e.name || e.message || "unknown error"}`,
+    {
+      hint: "Check the endpoint URL, DNS, firewall and that the service is up; `lifeboat doctor` runs every check.",
+      cause: err,
+    },
+  );
+}
+
+/** Resolves credentials through the standard chain and checks the bucket answers, within seconds. */
+export async function openS3(target: S3TargetConfig): Promise<S3Access> {
+  const client = createS3Client(target);
+  let credentials: S3Credentials;
+  try {
+    const c = await client.config.credentials();
+    credentials = {
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: c.secretAccessKey,
+      sessionToken: c.sessionToken,
+    };
+  } catch (err) {
+    throw storageError(err, target, "load credentials");
+  }
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: target.bucket }));
+  } catch (err) {
+    throw storageError(err, target, "open the bucket");
+  }
+  return { client, credentials };
+}
+
+export async function s3ObjectExists(
+  access: S3Access,
+  target: S3TargetConfig,
+  key: string,
+): Promise<boolean> {
+  try {
+    await access.client.send(
+      new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}/${key}` }),
+    );
+    return true;
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw storageError(err, target, `look for ${key}`);
+  }
+}
