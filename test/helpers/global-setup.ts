@@ -1,8 +1,17 @@
-// Builds the CLI the tests spawn, and fails (never skips) when restic is missing or too old.
+// Builds the CLI the tests spawn, starts the shared S3 server, and fails (never skips) when restic is
+// missing or too old.
 import { execa } from "execa";
+import type { TestProject } from "vitest/node";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
+import { type S3ServerInfo, startS3Server } from "./s3/start.js";
 
-export default async function setup(): Promise<void> {
+declare module "vitest" {
+  export interface ProvidedContext {
+    s3: S3ServerInfo;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await execa("npm", ["run", "-s", "build"], { stdio: "inherit" });
   let out = "";
   try {
@@ -13,4 +22,9 @@ export default async function setup(): Promise<void> {
   const v = parseResticVersion(out);
   if (!v || !isSupported(v))
     throw new Error(`restic ${v?.join(".")} is too old for the tests; run scripts/setup.sh`);
+
+  const s3 = await startS3Server();
+  const { stop, kill: _kill, ...info } = s3;
+  project.provide("s3", info);
+  return stop;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test as base } from "vitest";
 import { type LifeboatConfig, loadConfig } from "../../src/config/load.js";
+import { type S3ServerInfo, s3Config, s3Env } from "./s3/start.js";
 
 export class Workspace {
   constructor(readonly root: string) {}
@@ -22,7 +23,12 @@ export class Workspace {
     return path.join(this.root, "data", ...parts);
   }
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, LIFEBOAT_HOME: this.home, LIFEBOAT_CONFIG: this.configFile };
+    return {
+      ...process.env,
+      LIFEBOAT_HOME: this.home,
+      LIFEBOAT_CONFIG: this.configFile,
+      ...(this.s3 ? s3Env(this.s3) : {}),
+    };
   }
 
   async writeConfig(yaml: string): Promise<void> {
@@ -44,6 +50,13 @@ export class Workspace {
       await writeFile(file, content);
     }
   }
+
+  /** Points this workspace at an s3 target on the test server, under a prefix of its own. */
+  async useS3(s3: S3ServerInfo, extraTargets = ""): Promise<void> {
+    this.s3 = s3;
+    await this.writeConfig(s3Config(s3, `t-${path.basename(this.root)}`, extraTargets));
+  }
+  s3: S3ServerInfo | undefined;
 
   config(env: NodeJS.ProcessEnv = this.env): Promise<LifeboatConfig> {
     return loadConfig({ file: this.configFile, env, cwd: this.root });

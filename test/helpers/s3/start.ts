@@ -1,0 +1,97 @@
+// Starts the S3 test server (server.cjs) as a child process and returns how to reach it.
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { execa, type ResultPromise } from "execa";
+
+export interface S3ServerInfo {
+  endpoint: string;
+  port: number;
+  caFile: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  dir: string;
+}
+
+export interface RunningS3Server extends S3ServerInfo {
+  stop(): Promise<void>;
+  /** Kills the server at once, as a crash or a network cut would look to a client. */
+  kill(): void;
+}
+
+const SERVER = path.join(import.meta.dirname, "server.cjs");
+
+export async function startS3Server(
+  options: { dir?: string; port?: number; accessKeyId?: string; secretAccessKey?: string } = {},
+): Promise<RunningS3Server> {
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), "lifeboat-s3-")));
+  const accessKeyId = options.accessKeyId ?? `AK${randomBytes(8).toString("hex").toUpperCase()}`;
+  const secretAccessKey = options.secretAccessKey ?? randomBytes(24).toString("base64url");
+  const bucket = "lifeboat-test";
+  const child: ResultPromise = execa(process.execPath, [SERVER], {
+    env: {
+      ...process.env,
+      S3_DIR: dir,
+      S3_ACCESS_KEY: accessKeyId,
+      S3_SECRET_KEY: secretAccessKey,
+      S3_BUCKETS: bucket,
+      S3_PORT: String(options.port ?? 0),
+    },
+    stdin: "ignore",
+    stderr: "inherit",
+    reject: false,
+    buffer: false,
+  });
+  const stdout = child.stdout;
+  if (!stdout) throw new Error("no stdout from the S3 server");
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: stdout });
+    rl.once("line", resolve);
+    void child.then((r) => reject(new Error(`S3 test server exited early: ${r.exitCode} ${r.stderr ?? ""}`)));
+    setTimeout(() => reject(new Error("S3 test server did not start within 30 s")), 30_000).unref();
+  });
+  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  return {
+    endpoint: `https://127.0.0.1:${port}`,
+    port,
+    caFile: ca,
+    accessKeyId,
+    secretAccessKey,
+    bucket,
+    dir,
+    async stop() {
+      child.kill("SIGTERM");
+      await child;
+    },
+    kill() {
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+/** The environment a CLI or SDK needs for these credentials (and no instance-metadata probing). */
+export function s3Env(s3: S3ServerInfo): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+}
+
+/** lifeboat.yaml for an s3 target on this server, under its own prefix. */
+export function s3Config(s3: S3ServerInfo, prefix: string, extra = ""): string {
+  return `targets:
+  offsite:
+    type: s3
+    endpoint: ${s3.endpoint}
+    bucket: ${s3.bucket}
+    prefix: ${prefix}
+    pathStyle: true
+    caFile: ${s3.caFile}
+${extra}defaults:
+  repository: offsite
+`;
+}
