@@ -11,6 +11,7 @@ export const ExitCode = {
   verifyFailed: 6,
   secretMissing: 7,
   storageUnavailable: 8,
+  degraded: 9,
   repositoryMissing: 10,
   repositoryLocked: 11,
   wrongPassword: 12,

@@ -34,3 +34,6 @@ export async function createContext(options: GlobalOptions, signal: AbortSignal)
     },
   };
 }
+
+/** Runs a command's body with a context; the body may return an exit code for outcomes that are not errors. */
+export type CommandRunner = (fn: (ctx: CommandContext) => Promise<number | void>) => Promise<void>;

@@ -2,10 +2,11 @@
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
+import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerSnapshots } from "./snapshots.js";
+import { registerStatus } from "./status.js";
 import { registerUnlock } from "./unlock.js";
 import { registerValidate } from "./validate.js";
 
@@ -51,11 +52,12 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
 
-  const run = async (fn: (ctx: CommandContext) => Promise<void>): Promise<void> => {
+  // A command may return an exit code for outcomes that are not errors (status: a host needs attention).
+  const run: CommandRunner = async (fn) => {
     const options = program.opts<GlobalOptions>();
     try {
       const ctx = await createContext(options, controller.signal);
-      await fn(ctx);
+      exitCode = (await fn(ctx)) ?? ExitCode.ok;
     } catch (err) {
       const error = isLifeboatError(err)
         ? err
@@ -72,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSnapshots(program, run);
   registerRestore(program, run);
   registerUnlock(program, run);
+  registerStatus(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

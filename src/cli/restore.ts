@@ -1,13 +1,10 @@
 import type { Command } from "commander";
 import { restore } from "../restore/run.js";
 import { formatBytes } from "../util/bytes.js";
-import type { CommandContext } from "./context.js";
+import type { CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";
 
-export function registerRestore(
-  program: Command,
-  run: (fn: (ctx: CommandContext) => Promise<void>) => Promise<void>,
-): void {
+export function registerRestore(program: Command, run: CommandRunner): void {
   program
     .command("restore")
     .description("restore a host's irreplaceable data into a directory and verify it against the repository")

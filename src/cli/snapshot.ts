@@ -1,13 +1,10 @@
 import type { Command } from "commander";
 import { snapshot } from "../snapshot/run.js";
 import { formatBytes } from "../util/bytes.js";
-import type { CommandContext } from "./context.js";
+import type { CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";
 
-export function registerSnapshot(
-  program: Command,
-  run: (fn: (ctx: CommandContext) => Promise<void>) => Promise<void>,
-): void {
+export function registerSnapshot(program: Command, run: CommandRunner): void {
   program
     .command("snapshot")
     .description("snapshot the irreplaceable data of a host (rebuildable and ignored paths are never read)")

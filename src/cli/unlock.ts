@@ -1,12 +1,9 @@
 import type { Command } from "commander";
 import { policyForHost } from "../policy/load.js";
 import { openRepository } from "../storage/repository.js";
-import type { CommandContext } from "./context.js";
+import type { CommandRunner } from "./context.js";
 
-export function registerUnlock(
-  program: Command,
-  run: (fn: (ctx: CommandContext) => Promise<void>) => Promise<void>,
-): void {
+export function registerUnlock(program: Command, run: CommandRunner): void {
   program
     .command("unlock")
     .description(

@@ -4,12 +4,9 @@ import { LifeboatError } from "../errors.js";
 import { loadPolicies } from "../policy/load.js";
 import { snapshotSelection } from "../snapshot/selection.js";
 import { formatProblem } from "../yaml/located.js";
-import type { CommandContext } from "./context.js";
+import type { CommandRunner } from "./context.js";
 
-export function registerValidate(
-  program: Command,
-  run: (fn: (ctx: CommandContext) => Promise<void>) => Promise<void>,
-): void {
+export function registerValidate(program: Command, run: CommandRunner): void {
   program
     .command("validate")
     .description("check lifeboat.yaml and every policy; list every problem as file:line: field: message")

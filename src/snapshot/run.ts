@@ -1,11 +1,13 @@
 // `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
 import { lstat, readlink } from "node:fs/promises";
 import type { Logger } from "pino";
+import { recordRun } from "../catalog/records.js";
+import { openCatalog } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { policyForHost } from "../policy/load.js";
+import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
-import { openRepository } from "../storage/repository.js";
+import { openRepository, targetOf } from "../storage/repository.js";
 import { snapshotSelection } from "./selection.js";
 
 export interface SnapshotOptions {
@@ -76,9 +78,27 @@ async function assertIrreplaceableDataPresent(host: string, paths: string[]): Pr
   }
 }
 
+/** Snapshots a host and records the run in its target's catalog. */
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
-  const startedAt = new Date().toISOString();
   const policy = await policyForHost(options.config, options.host);
+  const catalog = openCatalog(targetOf(options.config, policy.repository));
+  return recordRun(
+    { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
+    () => snapshotPolicy(options, policy),
+    (o) => ({
+      snapshotId: o.snapshotId,
+      bytesAdded: o.bytesAdded,
+      filesNew: o.filesNew,
+      filesChanged: o.filesChanged,
+      totalFiles: o.totalFiles,
+      totalBytes: o.totalBytes,
+      resticVersion: o.resticVersion,
+    }),
+  );
+}
+
+async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise<SnapshotOutcome> {
+  const startedAt = new Date().toISOString();
   const selection = snapshotSelection(policy);
   const logger = options.logger?.child({ host: policy.host });
 

@@ -124,8 +124,24 @@ export function storageError(err: unknown, target: S3TargetConfig, action: strin
   );
 }
 
-/** Resolves credentials through the standard chain and checks the bucket answers, within seconds. */
-export async function openS3(target: S3TargetConfig): Promise<S3Access> {
+const opened = new Map<string, Promise<S3Access>>();
+
+/**
+ * Resolves credentials through the standard chain and checks the bucket answers, within seconds; once per
+ * target and process (a failure is not remembered, so a retry tries again).
+ */
+export function openS3(target: S3TargetConfig): Promise<S3Access> {
+  const cacheKey = JSON.stringify(target);
+  let access = opened.get(cacheKey);
+  if (!access) {
+    access = connect(target);
+    opened.set(cacheKey, access);
+    access.catch(() => opened.delete(cacheKey));
+  }
+  return access;
+}
+
+async function connect(target: S3TargetConfig): Promise<S3Access> {
   const client = createS3Client(target);
   let credentials: S3Credentials;
   try {

@@ -1,0 +1,167 @@
+// Run records: one JSON object when a run starts and one when it ends, each written once. A start without
+// an end is a run that died (or is still going); status reports it as failed.
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { isLifeboatError } from "../errors.js";
+import { VERSION } from "../version.js";
+import type { CatalogStore } from "./store.js";
+
+export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill"] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+export const runRecordSchema = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  host: z.string(),
+  kind: z.enum(RUN_KINDS),
+  phase: z.enum(["start", "end"]),
+  trigger: z.enum(["manual", "schedule"]),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  outcome: z.enum(["running", "succeeded", "failed", "interrupted"]),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  snapshotId: z.string().optional(),
+  bytesAdded: z.number().optional(),
+  filesNew: z.number().optional(),
+  filesChanged: z.number().optional(),
+  totalFiles: z.number().optional(),
+  totalBytes: z.number().optional(),
+  resticVersion: z.string().optional(),
+  lifeboatVersion: z.string(),
+  /** Kind-specific facts (the check's data slice, what retention removed...). */
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type RunRecord = z.infer<typeof runRecordSchema>;
+export type RunFacts = Partial<
+  Omit<RunRecord, "version" | "id" | "host" | "kind" | "phase" | "trigger" | "startedAt">
+>;
+
+export function runKey(r: Pick<RunRecord, "host" | "startedAt" | "id" | "kind" | "phase">): string {
+  // Time first, so keys sort by start; the time's ':' and '.' are kept out of object names.
+  const stamp = r.startedAt.replace(/:/g, "-").replace(".", "-");
+  return `runs/${r.host}/${stamp}_${r.id}_${r.kind}.${r.phase}.json`;
+}
+
+const keyPattern =
+  /^runs\/([^/]+)\/(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z_([a-z0-9]+)_([a-z]+)\.(start|end)\.json$/;
+
+export function parseRunKey(
+  key: string,
+): { host: string; startedAt: string; id: string; kind: string; phase: "start" | "end" } | undefined {
+  const m = keyPattern.exec(key);
+  if (!m) return undefined;
+  return {
+    host: m[1] ?? "",
+    startedAt: `${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`,
+    id: m[6] ?? "",
+    kind: m[7] ?? "",
+    phase: m[8] as "start" | "end",
+  };
+}
+
+export interface RecordOptions {
+  catalog: CatalogStore;
+  host: string;
+  kind: RunKind;
+  trigger?: "manual" | "schedule";
+  logger?: Logger | undefined;
+}
+
+/**
+ * Runs `fn` between a start record and an end record. The end record carries the outcome, the error's code
+ * and message (already free of secrets), and the facts `facts` derives from the result.
+ */
+export async function recordRun<T>(
+  options: RecordOptions,
+  fn: () => Promise<T>,
+  facts: (result: T) => RunFacts,
+): Promise<T> {
+  const base = {
+    version: 1 as const,
+    id: randomBytes(6).toString("hex"),
+    host: options.host,
+    kind: options.kind,
+    trigger: options.trigger ?? "manual",
+    startedAt: new Date().toISOString(),
+    lifeboatVersion: VERSION,
+  };
+  await options.catalog.put(
+    runKey({ ...base, phase: "start" }),
+    JSON.stringify({ ...base, phase: "start", outcome: "running" }),
+  );
+  const end = async (record: RunFacts): Promise<void> => {
+    const full = { ...base, phase: "end" as const, finishedAt: new Date().toISOString(), ...record };
+    try {
+      await options.catalog.put(runKey(full), JSON.stringify(full));
+    } catch (err) {
+      // The run's own outcome stands; status will show this run as unfinished.
+      options.logger?.error(
+        { err: (err as Error).message, run: base.id },
+        "could not write the run's end record",
+      );
+    }
+  };
+  try {
+    const result = await fn();
+    await end({ outcome: "succeeded", ...facts(result) });
+    return result;
+  } catch (err) {
+    const code = isLifeboatError(err) ? err.code : "INTERNAL";
+    const message = err instanceof Error ? err.message : String(err);
+    const outcome = code === "INTERRUPTED" ? "interrupted" : "failed";
+    const partial = isLifeboatError(err) && err.details?.outcome ? facts(err.details.outcome as T) : {};
+    await end({ ...partial, outcome, error: { code, message } });
+    throw err;
+  }
+}
+
+export interface RunSummary {
+  id: string;
+  host: string;
+  kind: string;
+  startedAt: string;
+  /** The key of the end record, or undefined for a run that never finished. */
+  endKey: string | undefined;
+}
+
+/** A host's runs, oldest first, from the catalog's keys alone (no record is fetched). */
+export async function listRuns(catalog: CatalogStore, host: string): Promise<RunSummary[]> {
+  const runs = new Map<string, RunSummary>();
+  for (const key of await catalog.list(`runs/${host}/`)) {
+    const k = parseRunKey(key);
+    if (!k) continue;
+    const run = runs.get(k.id) ?? {
+      id: k.id,
+      host: k.host,
+      kind: k.kind,
+      startedAt: k.startedAt,
+      endKey: undefined,
+    };
+    if (k.phase === "end") run.endKey = key;
+    runs.set(k.id, run);
+  }
+  return [...runs.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+export async function readRecord(catalog: CatalogStore, key: string): Promise<RunRecord | undefined> {
+  const text = await catalog.get(key);
+  if (!text) return undefined;
+  const parsed = runRecordSchema.safeParse(JSON.parse(text));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The newest run (newest first) whose end record satisfies `accept`; unfinished runs are skipped. */
+export async function newestRecord(
+  catalog: CatalogStore,
+  runs: readonly RunSummary[],
+  accept: (r: RunRecord) => boolean,
+): Promise<RunRecord | undefined> {
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const key = runs[i]?.endKey;
+    if (!key) continue;
+    const record = await readRecord(catalog, key);
+    if (record && accept(record)) return record;
+  }
+  return undefined;
+}

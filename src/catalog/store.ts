@@ -1,0 +1,116 @@
+// Where run records live: beside the repositories on the storage target, so a fresh controller with the
+// same config and credentials sees the same history. Objects are written once under unique keys.
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { S3TargetConfig, TargetConfig } from "../config/load.js";
+import { openS3, storageError } from "../storage/s3.js";
+
+/** Host names cannot start with "_", so the catalog never collides with a host's repository. */
+export const CATALOG_DIR = "_catalog";
+
+export interface CatalogStore {
+  /** Writes a new object. Keys are unique (time + run id): nothing is ever overwritten. */
+  put(key: string, body: string): Promise<void>;
+  get(key: string): Promise<string | undefined>;
+  /** Every key under `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+class LocalCatalogStore implements CatalogStore {
+  constructor(private readonly root: string) {}
+
+  async put(key: string, body: string): Promise<void> {
+    const file = path.join(this.root, key);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, body, { flag: "wx", mode: 0o600 });
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(path.join(this.root, key), "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = path.join(this.root, prefix);
+    try {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)))
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+  }
+}
+
+class S3CatalogStore implements CatalogStore {
+  constructor(private readonly target: S3TargetConfig) {}
+
+  private key(key: string): string {
+    return `${this.target.prefix}/${CATALOG_DIR}/${key}`;
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    const { client } = await openS3(this.target);
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: this.target.bucket,
+          Key: this.key(key),
+          Body: body,
+          ContentType: "application/json",
+        }),
+      );
+    } catch (err) {
+      throw storageError(err, this.target, `write catalog record ${key}`);
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const { client } = await openS3(this.target);
+    try {
+      const r = await client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(key) }));
+      return await r.Body?.transformToString("utf8");
+    } catch (err) {
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return undefined;
+      throw storageError(err, this.target, `read catalog record ${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const { client } = await openS3(this.target);
+    const base = this.key("");
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const r = await client.send(
+          new ListObjectsV2Command({
+            Bucket: this.target.bucket,
+            Prefix: base + prefix,
+            ContinuationToken: token,
+          }),
+        );
+        for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw storageError(err, this.target, "list the catalog");
+    }
+    return keys.sort();
+  }
+}
+
+export function openCatalog(target: TargetConfig): CatalogStore {
+  return target.type === "local"
+    ? new LocalCatalogStore(path.join(target.path, CATALOG_DIR))
+    : new S3CatalogStore(target);
+}

@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import { ExitCode } from "../errors.js";
+import { type HostStatus, status } from "../status/status.js";
+import { formatBytes } from "../util/bytes.js";
+import { formatDuration } from "../util/duration.js";
+import type { CommandRunner } from "./context.js";
+import { printTable } from "./table.js";
+
+function runCell(r: HostStatus["lastRun"]): string {
+  if (!r) return "-";
+  const what = `${r.kind} ${r.outcome === "unfinished" ? "UNFINISHED (died?)" : r.outcome.toUpperCase()}`;
+  return r.error ? `${what} (${r.error.code})` : what;
+}
+
+export function registerStatus(program: Command, run: CommandRunner): void {
+  program
+    .command("status")
+    .description(
+      "per host: newest good snapshot and its age against the RPO, size, last run and last check (from the catalog)",
+    )
+    .option("--host <host>", "only this host")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 when every host is healthy (fresh and its last run succeeded), 9 when any is not.",
+    )
+    .action((opts: { host?: string }) =>
+      run(async (ctx) => {
+        const config = await ctx.loadConfig();
+        const hosts = await status(config, opts.host);
+        ctx.print(hosts, () =>
+          printTable(
+            ["HOST", "NEWEST GOOD SNAPSHOT", "AGE / RPO", "SIZE", "LAST RUN", "LAST CHECK", "STATE"],
+            hosts.map((h) => [
+              h.host,
+              h.lastGoodSnapshot
+                ? `${h.lastGoodSnapshot.snapshotId.slice(0, 8)} ${h.lastGoodSnapshot.at.replace(/\.\d+Z$/, "Z")}`
+                : "none",
+              `${h.lastGoodSnapshot ? formatDuration(h.lastGoodSnapshot.ageSeconds) : "-"} / ${h.rpo}`,
+              h.lastGoodSnapshot?.totalBytes === undefined ? "-" : formatBytes(h.lastGoodSnapshot.totalBytes),
+              runCell(h.lastRun),
+              h.lastCheck ? `${h.lastCheck.outcome} ${h.lastCheck.startedAt.slice(0, 10)}` : "never",
+              h.healthy ? "ok" : h.fresh ? "LAST RUN FAILED" : "STALE",
+            ]),
+          ),
+        );
+        return hosts.every((h) => h.healthy) ? ExitCode.ok : ExitCode.degraded;
+      }),
+    );
+}

@@ -1,0 +1,99 @@
+// `lifeboat status`: per host, what the catalog says. Nothing comes from local state, so a fresh controller
+// with the same config and credentials prints the same thing.
+
+import { listRuns, newestRecord, type RunRecord, readRecord } from "../catalog/records.js";
+import { openCatalog } from "../catalog/store.js";
+import type { LifeboatConfig } from "../config/load.js";
+import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
+import { targetOf } from "../storage/repository.js";
+
+export interface RunBrief {
+  id: string;
+  kind: string;
+  startedAt: string;
+  finishedAt: string | undefined;
+  /** "unfinished": a start record without an end: the run died (or is still going). */
+  outcome: RunRecord["outcome"] | "unfinished";
+  error: { code: string; message: string } | undefined;
+}
+
+export interface HostStatus {
+  host: string;
+  target: string;
+  rpo: string;
+  rpoSeconds: number;
+  lastGoodSnapshot:
+    | { snapshotId: string; at: string; ageSeconds: number; totalBytes?: number; totalFiles?: number }
+    | undefined;
+  /** The newest good snapshot is younger than the RPO. */
+  fresh: boolean;
+  lastRun: RunBrief | undefined;
+  lastCheck: RunBrief | undefined;
+  /** fresh, and the last run did not fail. */
+  healthy: boolean;
+}
+
+function brief(r: RunRecord): RunBrief {
+  return {
+    id: r.id,
+    kind: r.kind,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    outcome: r.outcome,
+    error: r.error,
+  };
+}
+
+export async function hostStatus(
+  config: LifeboatConfig,
+  policy: Policy,
+  now = new Date(),
+): Promise<HostStatus> {
+  const catalog = openCatalog(targetOf(config, policy.repository));
+  const runs = await listRuns(catalog, policy.host);
+  const good = await newestRecord(catalog, runs, (r) => r.kind === "snapshot" && r.outcome === "succeeded");
+  const last = runs.at(-1);
+  let lastRun: RunBrief | undefined;
+  if (last?.endKey) {
+    const record = await readRecord(catalog, last.endKey);
+    if (record) lastRun = brief(record);
+  } else if (last) {
+    lastRun = {
+      id: last.id,
+      kind: last.kind,
+      startedAt: last.startedAt,
+      finishedAt: undefined,
+      outcome: "unfinished",
+      error: undefined,
+    };
+  }
+  const check = await newestRecord(catalog, runs, (r) => r.kind === "check");
+  const at = good?.finishedAt ?? good?.startedAt;
+  const ageSeconds = at ? Math.max(0, (now.getTime() - Date.parse(at)) / 1000) : undefined;
+  const fresh = ageSeconds !== undefined && ageSeconds <= policy.rpoSeconds;
+  return {
+    host: policy.host,
+    target: policy.repository,
+    rpo: policy.rpo,
+    rpoSeconds: policy.rpoSeconds,
+    lastGoodSnapshot:
+      good && at && ageSeconds !== undefined
+        ? {
+            snapshotId: good.snapshotId ?? "",
+            at,
+            ageSeconds,
+            totalBytes: good.totalBytes,
+            totalFiles: good.totalFiles,
+          }
+        : undefined,
+    fresh,
+    lastRun,
+    lastCheck: check ? brief(check) : undefined,
+    healthy: fresh && (lastRun === undefined || lastRun.outcome === "succeeded"),
+  };
+}
+
+export async function status(config: LifeboatConfig, host?: string, now = new Date()): Promise<HostStatus[]> {
+  const policies = host ? [await policyForHost(config, host)] : await requireValidPolicies(config);
+  return Promise.all(policies.map((p) => hostStatus(config, p, now)));
+}

@@ -1,0 +1,126 @@
+import { readdir, rm } from "node:fs/promises";
+import { expect, inject } from "vitest";
+import { listRuns, readRecord } from "../../src/catalog/records.js";
+import { openCatalog } from "../../src/catalog/store.js";
+import type { HostStatus } from "../../src/status/status.js";
+import { jsonResult, runCli, startCli } from "../helpers/cli.js";
+import { writeWeb1 } from "../helpers/web1.js";
+import { test } from "../helpers/workspace.js";
+
+const s3 = inject("s3");
+
+function comparable(hosts: HostStatus[]): unknown {
+  return hosts.map((h) => ({
+    ...h,
+    lastGoodSnapshot: h.lastGoodSnapshot && { ...h.lastGoodSnapshot, ageSeconds: 0 },
+  }));
+}
+
+test("run records live in the bucket: a fresh controller with only config and credentials sees the same status", async ({
+  ws,
+}) => {
+  await ws.useS3(s3);
+  await writeWeb1(ws);
+  const snap = jsonResult<{ snapshotId: string; totalBytes: number }>(
+    await runCli(["--json", "snapshot", "--host", "web1"], ws.env),
+  );
+
+  const first = await runCli(["--json", "status"], ws.env);
+  expect(first.exitCode, first.stderr).toBe(0);
+  const here = jsonResult<HostStatus[]>(first);
+  expect(here[0]).toMatchObject({
+    host: "web1",
+    target: "offsite",
+    fresh: true,
+    healthy: true,
+    lastGoodSnapshot: { snapshotId: snap.snapshotId, totalBytes: snap.totalBytes },
+    lastRun: { kind: "snapshot", outcome: "succeeded" },
+  });
+
+  // The other controller: its own empty state directory, no key file, same lifeboat.yaml and credentials.
+  const fresh = { ...ws.env, LIFEBOAT_HOME: `${ws.root}/other-controller` };
+  const there = jsonResult<HostStatus[]>(await runCli(["--json", "status"], fresh));
+  expect(comparable(there)).toEqual(comparable(here));
+  await expect(readdir(`${ws.root}/other-controller`)).rejects.toThrow();
+
+  const config = await ws.config();
+  const target = config.targets.get("offsite");
+  if (!target) throw new Error("no target");
+  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+  const catalog = openCatalog(target);
+  const runs = await listRuns(catalog, "web1");
+  expect(runs).toHaveLength(1);
+  const record = await readRecord(catalog, runs[0]?.endKey ?? "");
+  expect(record).toMatchObject({
+    version: 1,
+    host: "web1",
+    kind: "snapshot",
+    outcome: "succeeded",
+    snapshotId: snap.snapshotId,
+    resticVersion: expect.stringMatching(/^0\.\d+\.\d+$/),
+    lifeboatVersion: expect.any(String),
+  });
+  expect(record?.finishedAt).toBeDefined();
+});
+
+test("a failed run is recorded with its error and makes status exit 9; the last good snapshot stays", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  await rm(ws.data("srv/app/config/secrets"), { recursive: true });
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(4);
+
+  const r = await runCli(["status"], ws.env);
+  expect(r.exitCode).toBe(9);
+  expect(r.stdout).toMatch(/web1\s+[0-9a-f]{8} .*snapshot FAILED \(DATA_MISSING\)\s+never\s+LAST RUN FAILED/);
+  const [host] = jsonResult<HostStatus[]>({ ...(await runCli(["--json", "status"], ws.env)), exitCode: 0 });
+  expect(host?.lastRun?.error?.message).toContain("irreplaceable data of web1 is missing");
+  expect(host?.lastGoodSnapshot).toBeDefined();
+});
+
+test("a run killed with SIGKILL leaves an unfinished record that status reports as failed", async ({
+  ws,
+}) => {
+  const { randomBytes } = await import("node:crypto");
+  const big: Record<string, Buffer> = {};
+  for (let i = 0; i < 30; i++) big[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(4 * 1024 * 1024);
+  await writeWeb1(ws, big);
+  const runsDir = `${ws.home}/repositories/primary/_catalog/runs/web1`;
+  const child = startCli(["snapshot", "--host", "web1"], ws.env);
+  for (;;) {
+    const files = await readdir(runsDir).catch(() => [] as string[]);
+    if (files.some((f) => f.endsWith(".start.json"))) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill("SIGKILL");
+  await child;
+  const r = await runCli(["status"], ws.env);
+  expect(r.exitCode).toBe(9);
+  expect(r.stdout).toContain("snapshot UNFINISHED (died?)");
+  expect(r.stdout).toMatch(/web1\s+none/);
+});
+
+test("a host whose newest good snapshot is older than its RPO is STALE", async ({ ws }) => {
+  await writeWeb1(ws);
+  const policy = `${ws.policiesDir}/web1.yaml`;
+  const { appendFile } = await import("node:fs/promises");
+  await appendFile(policy, "rpo: 2s\n");
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  expect((await runCli(["status"], ws.env)).exitCode).toBe(0);
+  await new Promise((r) => setTimeout(r, 2500));
+  const r = await runCli(["status", "--host", "web1"], ws.env);
+  expect(r.exitCode).toBe(9);
+  expect(r.stdout).toMatch(/web1 .* \/ 2s .*STALE/);
+});
+
+test("catalog records are write-once", async ({ ws }) => {
+  const config = await ws.config();
+  const target = config.targets.get("primary");
+  if (!target) throw new Error("no target");
+  const catalog = openCatalog(target);
+  await catalog.put("runs/x/a.json", "{}");
+  await expect(catalog.put("runs/x/a.json", '{"changed":true}')).rejects.toThrow(/EEXIST/);
+  expect(await catalog.get("runs/x/a.json")).toBe("{}");
+});
