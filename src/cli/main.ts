@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
+import { registerForget } from "./forget.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerSnapshots } from "./snapshots.js";
@@ -75,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRestore(program, run);
   registerUnlock(program, run);
   registerStatus(program, run);
+  registerForget(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -34,7 +34,8 @@ test("run records live in the bucket: a fresh controller with only config and cr
     fresh: true,
     healthy: true,
     lastGoodSnapshot: { snapshotId: snap.snapshotId, totalBytes: snap.totalBytes },
-    lastRun: { kind: "snapshot", outcome: "succeeded" },
+    // Every snapshot is followed by its retention run.
+    lastRun: { kind: "prune", outcome: "succeeded" },
   });
 
   // The other controller: its own empty state directory, no key file, same lifeboat.yaml and credentials.
@@ -50,7 +51,7 @@ test("run records live in the bucket: a fresh controller with only config and cr
   process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
   const catalog = openCatalog(target);
   const runs = await listRuns(catalog, "web1");
-  expect(runs).toHaveLength(1);
+  expect(runs.map((r) => r.kind)).toEqual(["snapshot", "prune"]);
   const record = await readRecord(catalog, runs[0]?.endKey ?? "");
   expect(record).toMatchObject({
     version: 1,

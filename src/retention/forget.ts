@@ -1,0 +1,65 @@
+// Retention: forget (and prune) a host's snapshots by its policy's keep rules, grouped by host only, so a
+// change of classification (a new policy digest tag) does not start a second, never-pruned group.
+import type { Logger } from "pino";
+import { recordRun } from "../catalog/records.js";
+import { openCatalog } from "../catalog/store.js";
+import type { LifeboatConfig } from "../config/load.js";
+import { type Policy, policyForHost } from "../policy/load.js";
+import { LIFEBOAT_TAG } from "../snapshot/selection.js";
+import { openRepository, targetOf } from "../storage/repository.js";
+
+export interface ForgetOptions {
+  config: LifeboatConfig;
+  host: string;
+  /** Show what would go; change nothing and record nothing. */
+  dryRun?: boolean;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ForgetOutcome {
+  host: string;
+  dryRun: boolean;
+  rules: Policy["retention"];
+  kept: Array<{ id: string; time: string }>;
+  removed: Array<{ id: string; time: string }>;
+}
+
+export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
+  const policy = await policyForHost(options.config, options.host);
+  if (options.dryRun) return applyRetention(options, policy);
+  const catalog = openCatalog(targetOf(options.config, policy.repository));
+  return recordRun(
+    { catalog, host: policy.host, kind: "prune", logger: options.logger },
+    () => applyRetention(options, policy),
+    (o) => ({
+      details: { rules: o.rules, kept: o.kept.map((s) => s.id), removed: o.removed.map((s) => s.id) },
+    }),
+  );
+}
+
+async function applyRetention(options: ForgetOptions, policy: Policy): Promise<ForgetOutcome> {
+  const dryRun = options.dryRun ?? false;
+  const opened = await openRepository({
+    config: options.config,
+    targetName: policy.repository,
+    host: policy.host,
+    logger: options.logger,
+    signal: options.signal,
+  });
+  const groups = await opened.repo.forget({
+    host: policy.host,
+    tags: [LIFEBOAT_TAG],
+    keep: policy.retention,
+    prune: true,
+    dryRun,
+  });
+  const brief = (s: { id: string; time: string }) => ({ id: s.id, time: s.time });
+  const kept = groups.flatMap((g) => g.keep ?? []).map(brief);
+  const removed = groups.flatMap((g) => g.remove ?? []).map(brief);
+  options.logger?.info(
+    { host: policy.host, kept: kept.length, removed: removed.length, dryRun },
+    "retention applied",
+  );
+  return { host: policy.host, dryRun, rules: policy.retention, kept, removed };
+}
