@@ -44,6 +44,7 @@ const exitCodeByErrorCode = {
   WRONG_PASSWORD: ExitCode.wrongPassword,
   INTERRUPTED: ExitCode.interrupted,
   RESTIC_FAILED: ExitCode.failure,
+  REPOSITORY_DAMAGED: ExitCode.failure,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 

@@ -66,6 +66,8 @@ export interface RecordOptions {
   kind: RunKind;
   trigger?: "manual" | "schedule";
   logger?: Logger | undefined;
+  /** Facts known before the run (a check's slice): in the end record whatever the outcome. */
+  known?: RunFacts;
 }
 
 /**
@@ -91,7 +93,13 @@ export async function recordRun<T>(
     JSON.stringify({ ...base, phase: "start", outcome: "running" }),
   );
   const end = async (record: RunFacts): Promise<void> => {
-    const full = { ...base, phase: "end" as const, finishedAt: new Date().toISOString(), ...record };
+    const full = {
+      ...base,
+      phase: "end" as const,
+      finishedAt: new Date().toISOString(),
+      ...options.known,
+      ...record,
+    };
     try {
       await options.catalog.put(runKey(full), JSON.stringify(full));
     } catch (err) {

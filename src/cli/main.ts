@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerForget } from "./forget.js";
 import { registerRestore } from "./restore.js";
@@ -77,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   registerUnlock(program, run);
   registerStatus(program, run);
   registerForget(program, run);
+  registerCheck(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -42,7 +42,14 @@ export interface LifeboatConfig {
   runbooksDir: string;
   stateDir: string;
   targets: ReadonlyMap<string, TargetConfig>;
-  defaults: { repository: string; schedule: string; rpo: string; rpoSeconds: number; retention: Retention };
+  defaults: {
+    repository: string;
+    schedule: string;
+    rpo: string;
+    rpoSeconds: number;
+    retention: Retention;
+    checkSlices: number;
+  };
 }
 
 export const EMBEDDED_TARGET = "local";
@@ -168,6 +175,7 @@ function normalize(
       rpo: raw.defaults.rpo,
       rpoSeconds: parseDuration(raw.defaults.rpo) ?? 86_400,
       retention: raw.defaults.retention,
+      checkSlices: raw.defaults.checkSlices,
     },
   };
 }

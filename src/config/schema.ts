@@ -1,6 +1,6 @@
 // lifeboat.yaml: storage targets and defaults shared by every policy.
 import { z } from "zod";
-import { cron, duration, retention, targetName } from "../schema/common.js";
+import { checkSlices, cron, duration, retention, targetName } from "../schema/common.js";
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
@@ -63,6 +63,8 @@ export const configSchema = z.strictObject({
       schedule: cron.default("30 2 * * *"),
       rpo: duration.default("24h"),
       retention: retention.default({ daily: 7, weekly: 4, monthly: 6 }),
+      /** `lifeboat check` reads 1/checkSlices of the data each run: all of it over that many runs. */
+      checkSlices: checkSlices.default(7),
     })
     .prefault({}),
 });

@@ -28,6 +28,7 @@ export interface Policy {
   rpo: string;
   rpoSeconds: number;
   retention: Retention;
+  checkSlices: number;
   /** Every classified path, normalized; nested entries refine their parents (the most specific wins). */
   entries: ClassifiedPath[];
   exclude: string[];
@@ -168,6 +169,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     rpo,
     rpoSeconds: parseDuration(rpo) ?? config.defaults.rpoSeconds,
     retention: p.retention ?? config.defaults.retention,
+    checkSlices: p.checkSlices ?? config.defaults.checkSlices,
     entries,
     exclude: p.exclude,
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,

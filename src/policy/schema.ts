@@ -1,6 +1,6 @@
 // policies/<host>.yaml: which of a host's data is irreplaceable, rebuildable or ignored.
 import { z } from "zod";
-import { cron, duration, hostName, retention, targetName } from "../schema/common.js";
+import { checkSlices, cron, duration, hostName, retention, targetName } from "../schema/common.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
 export const classifiedPath = z.string().superRefine((p, ctx) => {
@@ -28,6 +28,7 @@ export const policySchema = z.strictObject({
   schedule: cron.optional(),
   rpo: duration.optional(),
   retention: retention.optional(),
+  checkSlices: checkSlices.optional(),
   irreplaceable: z
     .array(classifiedPath)
     .min(1, "list at least one irreplaceable path; a host with nothing irreplaceable needs no policy"),

@@ -52,3 +52,9 @@ export const retention = z
     message: "keeps nothing: set at least one of last, hourly, daily, weekly, monthly, yearly above 0",
   });
 export type Retention = z.infer<typeof retention>;
+
+export const checkSlices = z
+  .number()
+  .int()
+  .min(1, "must be at least 1 (1 reads all data every check)")
+  .max(1000);
