@@ -54,6 +54,29 @@ export interface ForgetOptions {
 export class ResticRepository {
   constructor(readonly ctx: ResticContext) {}
 
+  /**
+   * Runs a lock-taking call; when the repository is locked, clears stale locks (`restic unlock` removes
+   * only locks of dead processes on this host, or older than 30 minutes) and tries once more. A lock
+   * held by a live process stays, and the call fails with REPOSITORY_LOCKED.
+   */
+  private async lockAware<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof LifeboatError) || err.code !== "REPOSITORY_LOCKED") throw err;
+      this.ctx.logger?.warn(
+        { repository: this.ctx.repository },
+        "repository locked: clearing stale locks and retrying once",
+      );
+      try {
+        await this.unlock();
+      } catch {
+        throw err;
+      }
+      return call();
+    }
+  }
+
   async init(): Promise<{ id: string }> {
     let id = "";
     await runRestic(this.ctx, "init", {
@@ -74,19 +97,21 @@ export class ResticRepository {
     args.push("--", ...options.paths);
     let summary: BackupSummary | undefined;
     const itemErrors: ItemError[] = [];
-    const { exitCode } = await runRestic(this.ctx, "backup", {
-      args,
-      allowExitCodes: [3],
-      onMessage: (m) => {
-        if (m.message_type === "status") options.onStatus?.(m as unknown as BackupStatus);
-        else if (m.message_type === "summary") summary = m as unknown as BackupSummary;
-        else if (m.message_type === "error") {
-          const e = m as unknown as ItemError;
-          if (itemErrors.length < 1000) itemErrors.push(e);
-          options.onItemError?.(e);
-        }
-      },
-    });
+    const { exitCode } = await this.lockAware(() =>
+      runRestic(this.ctx, "backup", {
+        args,
+        allowExitCodes: [3],
+        onMessage: (m) => {
+          if (m.message_type === "status") options.onStatus?.(m as unknown as BackupStatus);
+          else if (m.message_type === "summary") summary = m as unknown as BackupSummary;
+          else if (m.message_type === "error") {
+            const e = m as unknown as ItemError;
+            if (itemErrors.length < 1000) itemErrors.push(e);
+            options.onItemError?.(e);
+          }
+        },
+      }),
+    );
     if (!summary?.snapshot_id) {
       throw new LifeboatError("RESTIC_FAILED", "restic backup finished without reporting a snapshot", {
         hint: "Run `lifeboat snapshots` to see whether a snapshot was saved, then run the snapshot again.",
@@ -126,15 +151,17 @@ export class ResticRepository {
     for (const p of options.include ?? []) args.push("--include", p);
     let summary: RestoreSummary | undefined;
     const itemErrors: ItemError[] = [];
-    await runRestic(this.ctx, "restore", {
-      args,
-      onMessage: (m) => {
-        if (m.message_type === "status") options.onStatus?.(m as unknown as RestoreStatus);
-        else if (m.message_type === "summary") summary = m as unknown as RestoreSummary;
-        else if (m.message_type === "error" && itemErrors.length < 1000)
-          itemErrors.push(m as unknown as ItemError);
-      },
-    });
+    await this.lockAware(() =>
+      runRestic(this.ctx, "restore", {
+        args,
+        onMessage: (m) => {
+          if (m.message_type === "status") options.onStatus?.(m as unknown as RestoreStatus);
+          else if (m.message_type === "summary") summary = m as unknown as RestoreSummary;
+          else if (m.message_type === "error" && itemErrors.length < 1000)
+            itemErrors.push(m as unknown as ItemError);
+        },
+      }),
+    );
     return { summary: summary ?? { message_type: "summary" }, itemErrors };
   }
 
@@ -145,7 +172,7 @@ export class ResticRepository {
     if (options.prune) args.push("--prune");
     if (options.dryRun) args.push("--dry-run");
     const lines: string[] = [];
-    await runRestic(this.ctx, "forget", { args, onLine: (l) => lines.push(l) });
+    await this.lockAware(() => runRestic(this.ctx, "forget", { args, onLine: (l) => lines.push(l) }));
     const json = lines.find((l) => l.startsWith("["));
     return json ? (JSON.parse(json) as ForgetGroup[]) : [];
   }
@@ -154,11 +181,13 @@ export class ResticRepository {
   async check(readDataSubset?: string): Promise<{ output: string }> {
     const args = readDataSubset ? [`--read-data-subset=${readDataSubset}`] : [];
     const lines: string[] = [];
-    await runRestic(this.ctx, "check", {
-      args,
-      onLine: (l) => lines.push(l),
-      onMessage: (m) => lines.push(JSON.stringify(m)),
-    });
+    await this.lockAware(() =>
+      runRestic(this.ctx, "check", {
+        args,
+        onLine: (l) => lines.push(l),
+        onMessage: (m) => lines.push(JSON.stringify(m)),
+      }),
+    );
     return { output: lines.join("\n") };
   }
 

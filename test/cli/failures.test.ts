@@ -230,3 +230,44 @@ test("on a terminal, snapshot shows a progress bar and pretty logs", async ({ ws
   expect(r.stdout).not.toContain('{"level"');
   expect(r.stdout).toContain("saved to");
 });
+
+test("a lock left by a killed restic is cleared by the next run; a live process's lock is not", async ({
+  ws,
+}) => {
+  const { randomBytes } = await import("node:crypto");
+  const { readdir } = await import("node:fs/promises");
+  const { execa } = await import("execa");
+  const big: Record<string, Buffer> = {};
+  for (let i = 0; i < 40; i++) big[`srv/app/uploads/bulk/${i}.bin`] = randomBytes(4 * 1024 * 1024);
+  await writeWeb1(ws, big);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  const repo = `${ws.home}/repositories/primary/web1`;
+  const locks = `${repo}/locks`;
+
+  // A crash: restic killed with SIGKILL mid-backup leaves its lock.
+  await writeWeb1(ws, big);
+  const crashed = startCli(["snapshot", "--host", "web1"], ws.env);
+  while ((await readdir(locks)).length === 0) await new Promise((r) => setTimeout(r, 10));
+  await execa("pkill", ["-KILL", "-f", `restic backup.*${ws.data("srv/app/uploads")}`], { reject: false });
+  await crashed;
+  expect((await readdir(locks)).length).toBe(1);
+  // The next run's prune needs an exclusive lock: the stale one is cleared and the run succeeds.
+  const next = await runCli(["forget", "--host", "web1"], ws.env);
+  expect(next.exitCode, next.stderr).toBe(0);
+  expect(next.stderr).toContain("clearing stale locks");
+  expect(await readdir(locks)).toEqual([]);
+
+  // A live process's lock is respected: a backup reading stdin holds its lock until stdin closes.
+  const key = `${ws.home}/keys/primary.key`;
+  const live = execa("restic", ["backup", "-q", "--stdin", "--stdin-filename", "live.txt"], {
+    env: { ...process.env, RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: key },
+    stdin: "pipe",
+  });
+  while ((await readdir(locks)).length === 0) await new Promise((r) => setTimeout(r, 10));
+  const blocked = await runCli(["check", "--host", "web1"], ws.env);
+  expect(blocked.exitCode).toBe(11);
+  expect(blocked.stdout).toContain("REPOSITORY_LOCKED");
+  expect((await readdir(locks)).length).toBe(1);
+  live.stdin?.end("done\n");
+  expect((await live).exitCode).toBe(0);
+});
