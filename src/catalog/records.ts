@@ -106,7 +106,7 @@ export async function recordRun<T>(
       // The run's own outcome stands; status will show this run as unfinished.
       options.logger?.error(
         { err: (err as Error).message, run: base.id },
-        "could not write the run's end record",
+        "could not write the run's end record; it is kept locally and written at the next run",
       );
     }
   };

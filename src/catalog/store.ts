@@ -1,9 +1,10 @@
 // Where run records live: beside the repositories on the storage target, so a fresh controller with the
 // same config and credentials sees the same history. Objects are written once under unique keys.
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import type { S3TargetConfig, TargetConfig } from "../config/load.js";
+import type { LifeboatConfig, S3TargetConfig, TargetConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
 import { openS3, storageError } from "../storage/s3.js";
 
 /** Host names cannot start with "_", so the catalog never collides with a host's repository. */
@@ -109,8 +110,68 @@ class S3CatalogStore implements CatalogStore {
   }
 }
 
-export function openCatalog(target: TargetConfig): CatalogStore {
-  return target.type === "local"
-    ? new LocalCatalogStore(path.join(target.path, CATALOG_DIR))
-    : new S3CatalogStore(target);
+/**
+ * A record that cannot be written (the storage is down at the end of a run) is kept in a local spool and
+ * written before anything else at the next use of the catalog, so the catalog still gets every record.
+ */
+class SpoolingCatalogStore implements CatalogStore {
+  constructor(
+    private readonly inner: CatalogStore,
+    private readonly spoolDir: string,
+  ) {}
+
+  private async flush(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.spoolDir)).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = path.join(this.spoolDir, name);
+      const body = await readFile(file, "utf8");
+      await this.inner.put(decodeURIComponent(name), body);
+      await unlink(file);
+    }
+  }
+
+  async put(key: string, body: string): Promise<void> {
+    try {
+      await this.flush();
+      await this.inner.put(key, body);
+    } catch (err) {
+      await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
+      await writeFile(path.join(this.spoolDir, encodeURIComponent(key)), body, { mode: 0o600 });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    await this.flush().catch(() => {});
+    return this.inner.get(key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    await this.flush().catch(() => {});
+    return this.inner.list(prefix);
+  }
+}
+
+export function openCatalog(target: TargetConfig, spoolDir?: string): CatalogStore {
+  const store =
+    target.type === "local"
+      ? new LocalCatalogStore(path.join(target.path, CATALOG_DIR))
+      : new S3CatalogStore(target);
+  return spoolDir ? new SpoolingCatalogStore(store, spoolDir) : store;
+}
+
+/** The catalog of a target named in the config, with its spool under the state directory. */
+export function catalogFor(config: LifeboatConfig, targetName: string): CatalogStore {
+  const target = config.targets.get(targetName);
+  if (!target)
+    throw new LifeboatError(
+      "CONFIG_INVALID",
+      `storage target "${targetName}" is not defined in lifeboat.yaml`,
+    );
+  return openCatalog(target, path.join(config.stateDir, "spool", targetName));
 }

@@ -28,6 +28,7 @@ export interface S3TargetConfig {
   region: string;
   pathStyle: boolean;
   caFile: string | undefined;
+  outageTimeoutSeconds: number;
   password: PasswordSource;
 }
 
@@ -157,6 +158,7 @@ function normalize(
             region: t.region,
             pathStyle: t.pathStyle,
             caFile: t.caFile,
+            outageTimeoutSeconds: parseDuration(t.outageTimeout) ?? 300,
             password,
           },
     );

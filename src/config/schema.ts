@@ -40,6 +40,8 @@ export const s3Target = z
     pathStyle: z.boolean().default(false),
     /** A PEM file with the CA that signed a private endpoint's certificate. */
     caFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    /** How long the storage may stop answering during a run before Lifeboat gives up (restic waits 15m). */
+    outageTimeout: duration.default("5m"),
     passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
     passwordEnv: envVarName.optional(),
   })

@@ -19,6 +19,42 @@ export interface ResticContext {
   signal?: AbortSignal | undefined;
   /** The environment to start from (default: this process's); RESTIC_* variables in it are dropped. */
   baseEnv?: NodeJS.ProcessEnv | undefined;
+  /** Watches remote storage while restic runs: restic itself retries an outage for 15 minutes. */
+  storageProbe?: StorageProbe | undefined;
+}
+
+export interface StorageProbe {
+  /** Resolves when the storage answers; rejects with the typed error when it does not. */
+  check(): Promise<void>;
+  intervalMs: number;
+  /** How long the storage may stay unreachable before restic is stopped. */
+  giveUpAfterMs: number;
+}
+
+/** Probes until stopped; calls `giveUp` once the storage has failed every probe for giveUpAfterMs. */
+function watchStorage(probe: StorageProbe, giveUp: (err: LifeboatError) => void): () => void {
+  let stopped = false;
+  let failingSince: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async (): Promise<void> => {
+    try {
+      await probe.check();
+      failingSince = undefined;
+    } catch (err) {
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince >= probe.giveUpAfterMs && !stopped) {
+        stopped = true;
+        giveUp(err instanceof LifeboatError ? err : new LifeboatError("STORAGE_UNREACHABLE", String(err)));
+        return;
+      }
+    }
+    if (!stopped) timer = setTimeout(tick, probe.intervalMs);
+  };
+  timer = setTimeout(tick, probe.intervalMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 export interface RunOptions {
@@ -61,12 +97,25 @@ export async function runRestic(
   const stderrLines: string[] = [];
   ctx.logger?.debug({ restic: ctx.binary, args }, "running restic");
 
+  // Our own signal: aborted by the caller's (Ctrl-C) or by the storage watch.
+  const stop = new AbortController();
+  const forward = () => stop.abort(ctx.signal?.reason);
+  if (ctx.signal?.aborted) forward();
+  ctx.signal?.addEventListener("abort", forward, { once: true });
+  let outage: LifeboatError | undefined;
+  const unwatch = ctx.storageProbe
+    ? watchStorage(ctx.storageProbe, (err) => {
+        outage = err;
+        stop.abort(err);
+      })
+    : undefined;
+
   const subprocess = execa(ctx.binary, args, {
     env: childEnv(ctx),
     extendEnv: false,
     stdin: "ignore",
     reject: false,
-    cancelSignal: ctx.signal,
+    cancelSignal: stop.signal,
     forceKillAfterDelay: 10_000,
     // Line transforms that consume every line themselves: the messages are handled here, nothing is buffered.
     // biome-ignore lint/correctness/useYield: an execa transform that yields nothing drops the line
@@ -87,12 +136,26 @@ export async function runRestic(
       }
     },
   });
-  const result = await subprocess;
+  const result = await subprocess.finally(() => {
+    unwatch?.();
+    ctx.signal?.removeEventListener("abort", forward);
+  });
   const stderr = stderrLines.join("\n");
   if (stderr) ctx.logger?.debug({ stderr }, `restic ${subcommand} stderr`);
   const exitCode = result.exitCode ?? -1;
   if (exitCode === 0 || options.allowExitCodes?.includes(exitCode)) return { exitCode, stderr };
 
+  if (outage && exitCode !== 0) {
+    const seconds = Math.round((ctx.storageProbe?.giveUpAfterMs ?? 0) / 1000);
+    throw new LifeboatError(
+      "STORAGE_UNREACHABLE",
+      `the storage stopped answering during restic ${subcommand}; stopped restic after ${seconds}s: ${outage.message}`,
+      {
+        hint: "Nothing partial was saved as a snapshot. Run again when the storage is back; raise outageTimeout in lifeboat.yaml to wait longer.",
+        cause: outage,
+      },
+    );
+  }
   if (ctx.signal?.aborted) {
     // We stopped restic (Ctrl-C, SIGTERM): whatever it exited with, the cause is the interruption.
     throw new LifeboatError("INTERRUPTED", `restic ${subcommand} was interrupted`, {

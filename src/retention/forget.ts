@@ -2,11 +2,11 @@
 // change of classification (a new policy digest tag) does not start a second, never-pruned group.
 import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
-import { openCatalog } from "../catalog/store.js";
+import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import { LIFEBOAT_TAG } from "../snapshot/selection.js";
-import { openRepository, targetOf } from "../storage/repository.js";
+import { openRepository } from "../storage/repository.js";
 
 export interface ForgetOptions {
   config: LifeboatConfig;
@@ -28,7 +28,7 @@ export interface ForgetOutcome {
 export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
   const policy = await policyForHost(options.config, options.host);
   if (options.dryRun) return applyRetention(options, policy);
-  const catalog = openCatalog(targetOf(options.config, policy.repository));
+  const catalog = catalogFor(options.config, policy.repository);
   return recordRun(
     { catalog, host: policy.host, kind: "prune", logger: options.logger },
     () => applyRetention(options, policy),

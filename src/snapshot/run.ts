@@ -2,12 +2,12 @@
 import { lstat, readlink } from "node:fs/promises";
 import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
-import { openCatalog } from "../catalog/store.js";
+import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
-import { openRepository, targetOf } from "../storage/repository.js";
+import { openRepository } from "../storage/repository.js";
 import { snapshotSelection } from "./selection.js";
 
 export interface SnapshotOptions {
@@ -81,7 +81,7 @@ async function assertIrreplaceableDataPresent(host: string, paths: string[]): Pr
 /** Snapshots a host and records the run in its target's catalog. */
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
   const policy = await policyForHost(options.config, options.host);
-  const catalog = openCatalog(targetOf(options.config, policy.repository));
+  const catalog = catalogFor(options.config, policy.repository);
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
     () => snapshotPolicy(options, policy),

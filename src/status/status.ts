@@ -2,10 +2,9 @@
 // with the same config and credentials prints the same thing.
 
 import { listRuns, newestRecord, type RunRecord, readRecord } from "../catalog/records.js";
-import { openCatalog } from "../catalog/store.js";
+import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
-import { targetOf } from "../storage/repository.js";
 
 export interface RunBrief {
   id: string;
@@ -49,7 +48,7 @@ export async function hostStatus(
   policy: Policy,
   now = new Date(),
 ): Promise<HostStatus> {
-  const catalog = openCatalog(targetOf(config, policy.repository));
+  const catalog = catalogFor(config, policy.repository);
   const runs = await listRuns(catalog, policy.host);
   const good = await newestRecord(catalog, runs, (r) => r.kind === "snapshot" && r.outcome === "succeeded");
   const last = runs.at(-1);

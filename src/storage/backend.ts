@@ -2,7 +2,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { TargetConfig } from "../config/load.js";
-import { openS3, s3Location, s3ObjectExists, s3ResticArgs } from "./s3.js";
+import type { StorageProbe } from "../restic/process.js";
+import { openS3, probeBucket, s3Location, s3ObjectExists, s3ResticArgs } from "./s3.js";
 
 export interface RepositoryBackend {
   /** RESTIC_REPOSITORY. */
@@ -14,6 +15,8 @@ export interface RepositoryBackend {
   secrets: string[];
   /** Whether the repository has been initialised; needs no repository password. */
   exists(): Promise<boolean>;
+  /** For remote storage: the watch that bounds an outage during a restic run. */
+  probe?: StorageProbe;
 }
 
 export async function openBackend(target: TargetConfig, host: string): Promise<RepositoryBackend> {
@@ -39,5 +42,10 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
     },
     secrets: [secretAccessKey, ...(sessionToken ? [sessionToken] : [])],
     exists: () => s3ObjectExists(access, target, `${host}/config`),
+    probe: {
+      check: () => probeBucket(access, target),
+      intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 250),
+      giveUpAfterMs: target.outageTimeoutSeconds * 1000,
+    },
   };
 }

@@ -80,6 +80,7 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     logger: options.logger,
     signal: options.signal,
     baseEnv: env,
+    storageProbe: backend.probe,
   });
   const opened = { repo, target, location: backend.location, resticVersion: binary.version };
   if (exists) return opened;

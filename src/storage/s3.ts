@@ -154,12 +154,9 @@ async function connect(target: S3TargetConfig): Promise<S3Access> {
   } catch (err) {
     throw storageError(err, target, "load credentials");
   }
-  try {
-    await client.send(new HeadBucketCommand({ Bucket: target.bucket }));
-  } catch (err) {
-    throw storageError(err, target, "open the bucket");
-  }
-  return { client, credentials };
+  const access = { client, credentials };
+  await probeBucket(access, target);
+  return access;
 }
 
 export async function s3ObjectExists(
@@ -175,5 +172,14 @@ export async function s3ObjectExists(
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
     throw storageError(err, target, `look for ${key}`);
+  }
+}
+
+/** One HeadBucket: resolves when the bucket answers. */
+export async function probeBucket(access: S3Access, target: S3TargetConfig): Promise<void> {
+  try {
+    await access.client.send(new HeadBucketCommand({ Bucket: target.bucket }));
+  } catch (err) {
+    throw storageError(err, target, "reach the bucket");
   }
 }

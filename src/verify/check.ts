@@ -2,11 +2,11 @@
 // whole repository is read over t runs. The next slice comes from the catalog: nothing local to lose.
 import type { Logger } from "pino";
 import { listRuns, newestRecord, recordRun } from "../catalog/records.js";
-import { type CatalogStore, openCatalog } from "../catalog/store.js";
+import { type CatalogStore, catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
-import { openRepository, targetOf } from "../storage/repository.js";
+import { openRepository } from "../storage/repository.js";
 
 export interface CheckOptions {
   config: LifeboatConfig;
@@ -41,7 +41,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
 }
 
 async function checkPolicy(options: CheckOptions, policy: Policy): Promise<CheckOutcome> {
-  const catalog = openCatalog(targetOf(options.config, policy.repository));
+  const catalog = catalogFor(options.config, policy.repository);
   const slices = policy.checkSlices;
   const slice = await nextSlice(catalog, policy.host, slices);
   const outcome = { host: policy.host, slice, slices, subset: `${slice}/${slices}` };

@@ -83,6 +83,7 @@ test("an s3 target takes endpoint, bucket, prefix, region, path style and a CA f
     region: "us-east-1",
     pathStyle: true,
     caFile: undefined,
+    outageTimeoutSeconds: 300,
     password: { kind: "file", path: `${ws.home}/keys/offsite.key` },
   });
 });
