@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerAdmin } from "./admin.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerForget } from "./forget.js";
@@ -79,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program, run);
   registerForget(program, run);
   registerCheck(program, run);
+  registerAdmin(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

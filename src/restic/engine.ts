@@ -77,6 +77,11 @@ export class ResticRepository {
     }
   }
 
+  /** Opens the repository's config: proves the password without taking a lock or reading data. */
+  async openConfig(): Promise<void> {
+    await runRestic(this.ctx, "cat", { args: ["config"], onLine: () => {} });
+  }
+
   async init(): Promise<{ id: string }> {
     let id = "";
     await runRestic(this.ctx, "init", {
