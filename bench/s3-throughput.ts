@@ -1,0 +1,170 @@
+// bench/s3-throughput: snapshot and restore of ~1 GB through Lifeboat against raw restic, side by side on
+// the same S3 server (s3rver over HTTPS on loopback), alternating ABBA. Prints medians and ratios.
+//   npm run bench:s3-throughput     (BENCH_DIR, BENCH_FILES, BENCH_FILE_KIB, BENCH_PAIRS)
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+const root = path.resolve(import.meta.dirname, "..");
+const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-s3";
+const files = Number(process.env.BENCH_FILES ?? 10_000);
+const fileKib = Number(process.env.BENCH_FILE_KIB ?? 100);
+const pairs = Number(process.env.BENCH_PAIRS ?? 3);
+const node = path.join(root, "node_modules", ".bin", "node");
+const data = path.join(dir, "data", "uploads");
+const keyFile = path.join(dir, "key");
+const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
+const secretKey = randomBytes(24).toString("base64url");
+const bucket = "lifeboat-test";
+
+function prepareData(): void {
+  const marker = path.join(dir, "data", `.ready-${files}x${fileKib}k`);
+  if (existsSync(marker)) return;
+  rmSync(path.join(dir, "data"), { recursive: true, force: true });
+  process.stderr.write(`writing ${files} files of ${fileKib} KiB into ${data} ...\n`);
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(data, String(i % 100).padStart(2, "0"));
+    if (i < 100) mkdirSync(sub, { recursive: true });
+    writeFileSync(path.join(sub, `${i}.bin`), randomBytes(fileKib * 1024));
+  }
+  writeFileSync(marker, "");
+}
+
+async function startServer(): Promise<{ child: ChildProcess; endpoint: string; ca: string }> {
+  const s3dir = path.join(dir, "s3");
+  rmSync(path.join(s3dir, "data"), { recursive: true, force: true });
+  const child = spawn(node, [path.join(root, "test/helpers/s3/server.cjs")], {
+    env: {
+      ...process.env,
+      S3_DIR: s3dir,
+      S3_ACCESS_KEY: accessKey,
+      S3_SECRET_KEY: secretKey,
+      S3_BUCKETS: bucket,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve),
+  );
+  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  return { child, endpoint: `https://127.0.0.1:${port}`, ca };
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return seconds;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+prepareData();
+if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+const server = await startServer();
+const awsEnv = {
+  AWS_ACCESS_KEY_ID: accessKey,
+  AWS_SECRET_ACCESS_KEY: secretKey,
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+const s3Args = ["-o", "s3.region=us-east-1", "-o", "s3.bucket-lookup=path", "--cacert", server.ca];
+const repoUrl = (prefix: string) => `s3:${server.endpoint}/${bucket}/${prefix}/bench`;
+const resticEnv = (prefix: string) => ({
+  ...process.env,
+  ...awsEnv,
+  RESTIC_REPOSITORY: repoUrl(prefix),
+  RESTIC_PASSWORD_FILE: keyFile,
+});
+
+function lifeboatEnv(prefix: string): NodeJS.ProcessEnv {
+  const cfgDir = path.join(dir, "config", prefix);
+  mkdirSync(path.join(cfgDir, "policies"), { recursive: true });
+  writeFileSync(
+    path.join(cfgDir, "lifeboat.yaml"),
+    `targets:\n  s3:\n    type: s3\n    endpoint: ${server.endpoint}\n    bucket: ${bucket}\n    prefix: ${prefix}\n    pathStyle: true\n    caFile: ${server.ca}\n    passwordFile: ${keyFile}\n`,
+  );
+  writeFileSync(path.join(cfgDir, "policies", "bench.yaml"), `host: bench\nirreplaceable: [${data}]\n`);
+  return {
+    ...process.env,
+    ...awsEnv,
+    LIFEBOAT_CONFIG: path.join(cfgDir, "lifeboat.yaml"),
+    LIFEBOAT_HOME: path.join(dir, "home"),
+  };
+}
+const lifeboat = (args: string[], env: NodeJS.ProcessEnv) =>
+  timed(node, [path.join(root, "bin/lifeboat.js"), "--quiet", ...args], env);
+
+try {
+  // Snapshot: every run into a new, empty repository (init untimed), so both upload all the data.
+  const snap = { lifeboat: [] as number[], restic: [] as number[] };
+  for (let i = 0; i < pairs * 2; i++) {
+    const which = i % 4 === 0 || i % 4 === 3 ? "lifeboat" : "restic";
+    const prefix = `${which}-${i}`;
+    spawnSync("restic", ["init", ...s3Args], { env: resticEnv(prefix), stdio: "ignore" });
+    snap[which].push(
+      which === "lifeboat"
+        ? lifeboat(["snapshot", "--host", "bench", "--no-prune"], lifeboatEnv(prefix))
+        : timed(
+            "restic",
+            ["backup", "-q", ...s3Args, "--host", "bench", "--tag", "lifeboat,host:bench", data],
+            resticEnv(prefix),
+          ),
+    );
+    process.stderr.write(".");
+  }
+  // Restore: the same snapshot each time, into an empty directory.
+  const source = "lifeboat-0";
+  const restore = { lifeboat: [] as number[], resticVerify: [] as number[], restic: [] as number[] };
+  const order = ["lifeboat", "resticVerify", "restic"] as const;
+  for (let i = 0; i < pairs; i++) {
+    for (const which of i % 2 === 0 ? order : [...order].reverse()) {
+      const target = path.join(dir, "restored");
+      rmSync(target, { recursive: true, force: true });
+      restore[which].push(
+        which === "lifeboat"
+          ? lifeboat(["restore", "--host", "bench", "--target", target], lifeboatEnv(source))
+          : timed(
+              "restic",
+              [
+                "restore",
+                "-q",
+                ...s3Args,
+                "latest",
+                "--target",
+                target,
+                ...(which === "resticVerify" ? ["--verify"] : []),
+              ],
+              resticEnv(source),
+            ),
+      );
+      process.stderr.write(".");
+    }
+  }
+  process.stderr.write("\n");
+  const gib = (files * fileKib) / 1024 / 1024;
+  const restic = spawnSync("restic", ["version"]).stdout.toString().trim();
+  console.log(
+    `s3-throughput: ${gib.toFixed(2)} GiB in ${files} files; ${restic}; s3rver over HTTPS on loopback; ${pairs} runs each`,
+  );
+  console.log("operation                          lifeboat   restic     ratio");
+  const row = (name: string, l: number[], r: number[]) =>
+    console.log(
+      `${name.padEnd(34)} ${median(l).toFixed(2).padStart(7)}s ${median(r).toFixed(2).padStart(7)}s   ${(median(l) / median(r)).toFixed(3)}`,
+    );
+  row("snapshot (backup)", snap.lifeboat, snap.restic);
+  row("restore, restic also --verify", restore.lifeboat, restore.resticVerify);
+  row("restore, restic without --verify", restore.lifeboat, restore.restic);
+  const mbps = (secs: number) => ((gib * 1024) / secs).toFixed(0);
+  console.log(
+    `throughput through Lifeboat: snapshot ${mbps(median(snap.lifeboat))} MiB/s, restore ${mbps(median(restore.lifeboat))} MiB/s`,
+  );
+} finally {
+  server.child.kill("SIGTERM");
+}
