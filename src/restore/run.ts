@@ -71,14 +71,16 @@ function verifyFailed(
 
 /** Regular files and their bytes under `dir`, without reading any content. */
 export async function countTree(dir: string): Promise<{ files: number; bytes: number }> {
-  let files = 0;
+  const regular = (await readdir(dir, { withFileTypes: true, recursive: true })).filter((e) => e.isFile());
   let bytes = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    files++;
-    bytes += (await lstat(path.join(entry.parentPath, entry.name))).size;
+  // Stat in parallel batches: one await per file made this a visible share of a 10,000-file restore.
+  for (let i = 0; i < regular.length; i += 256) {
+    const sizes = await Promise.all(
+      regular.slice(i, i + 256).map(async (e) => (await lstat(path.join(e.parentPath, e.name))).size),
+    );
+    for (const size of sizes) bytes += size;
   }
-  return { files, bytes };
+  return { files: regular.length, bytes };
 }
 
 export async function restore(options: RestoreOptions): Promise<RestoreOutcome> {

@@ -23,6 +23,7 @@ export interface ForgetOutcome {
   rules: Policy["retention"];
   kept: Array<{ id: string; time: string }>;
   removed: Array<{ id: string; time: string }>;
+  resticVersion: string;
 }
 
 export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
@@ -33,6 +34,7 @@ export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
     { catalog, host: policy.host, kind: "prune", logger: options.logger },
     () => applyRetention(options, policy),
     (o) => ({
+      resticVersion: o.resticVersion,
       details: { rules: o.rules, kept: o.kept.map((s) => s.id), removed: o.removed.map((s) => s.id) },
     }),
   );
@@ -61,5 +63,12 @@ async function applyRetention(options: ForgetOptions, policy: Policy): Promise<F
     { host: policy.host, kept: kept.length, removed: removed.length, dryRun },
     "retention applied",
   );
-  return { host: policy.host, dryRun, rules: policy.retention, kept, removed };
+  return {
+    host: policy.host,
+    dryRun,
+    rules: policy.retention,
+    kept,
+    removed,
+    resticVersion: opened.resticVersion,
+  };
 }

@@ -1,6 +1,8 @@
 // `lifeboat snapshots`: what each host's repository holds.
 
 import type { Logger } from "pino";
+import { listRuns, newestRecord } from "../catalog/records.js";
+import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { policyForHost, requireValidPolicies } from "../policy/load.js";
@@ -64,12 +66,47 @@ export async function listSnapshots(
 }
 
 /** The snapshot `ref` names for `host`: "latest", a full id or an id prefix. */
+/** The newest complete snapshot the catalog knows of: no restic call (and no key derivation) needed. */
+async function latestFromCatalog(
+  config: LifeboatConfig,
+  host: string,
+  targetName: string,
+): Promise<SnapshotRow | undefined> {
+  const catalog = catalogFor(config, targetName);
+  const record = await newestRecord(
+    catalog,
+    await listRuns(catalog, host),
+    (r) => r.kind === "snapshot" && r.outcome === "succeeded",
+  );
+  if (!record?.snapshotId) return undefined;
+  return {
+    host,
+    id: record.snapshotId,
+    shortId: record.snapshotId.slice(0, 8),
+    time: record.startedAt,
+    paths: [],
+    tags: [],
+    files: record.totalFiles,
+    totalBytes: record.totalBytes,
+    bytesAdded: record.bytesAdded,
+  };
+}
+
+/**
+ * The snapshot `ref` names for `host`: "latest" (the newest complete snapshot, from the catalog when it has
+ * one, else from restic's list), a full id or an id prefix.
+ */
 export async function resolveSnapshot(
   config: LifeboatConfig,
   host: string,
   ref: string,
   logger?: Logger,
 ): Promise<SnapshotRow> {
+  if (ref === "latest") {
+    const policy = await policyForHost(config, host);
+    const fromCatalog = await latestFromCatalog(config, host, policy.repository);
+    if (fromCatalog) return fromCatalog;
+  }
   const { rows, repository, exists } = await hostSnapshots(config, host, logger);
   if (!exists) {
     throw new LifeboatError("REPOSITORY_MISSING", `host ${host} has no repository on target ${repository}`, {

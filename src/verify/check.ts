@@ -21,6 +21,7 @@ export interface CheckOutcome {
   slices: number;
   /** "n/t" as given to restic. */
   subset: string;
+  resticVersion: string;
 }
 
 /**
@@ -80,9 +81,9 @@ async function checkPolicy(options: CheckOptions, policy: Policy): Promise<Check
           },
         );
       }
-      return outcome;
+      return { ...outcome, resticVersion: opened.resticVersion };
     },
-    () => ({}),
+    (o) => ({ resticVersion: o.resticVersion }),
   );
 }
 
