@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { requireValidPolicies } from "../policy/load.js";
 import { resolvePassword } from "../storage/password.js";
-import { s3Location } from "../storage/s3.js";
+import { s3Location } from "../storage/s3-location.js";
 import { VERSION } from "../version.js";
 import { type SourceInfo, sourceInfo } from "./git.js";
 

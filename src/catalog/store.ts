@@ -2,10 +2,8 @@
 // same config and credentials sees the same history. Objects are written once under unique keys.
 import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import type { LifeboatConfig, S3TargetConfig, TargetConfig } from "../config/load.js";
+import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { openS3, storageError } from "../storage/s3.js";
 
 /** Host names cannot start with "_", so the catalog never collides with a host's repository. */
 export const CATALOG_DIR = "_catalog";
@@ -51,62 +49,22 @@ class LocalCatalogStore implements CatalogStore {
   }
 }
 
-class S3CatalogStore implements CatalogStore {
-  constructor(private readonly target: S3TargetConfig) {}
-
-  private key(key: string): string {
-    return `${this.target.prefix}/${CATALOG_DIR}/${key}`;
+/** Loads the S3 store (and the AWS SDK) on first use. */
+class LazyCatalogStore implements CatalogStore {
+  private store: Promise<CatalogStore> | undefined;
+  constructor(private readonly load: () => Promise<CatalogStore>) {}
+  private resolve(): Promise<CatalogStore> {
+    this.store ??= this.load();
+    return this.store;
   }
-
   async put(key: string, body: string): Promise<void> {
-    const { client } = await openS3(this.target);
-    try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: this.target.bucket,
-          Key: this.key(key),
-          Body: body,
-          ContentType: "application/json",
-        }),
-      );
-    } catch (err) {
-      throw storageError(err, this.target, `write catalog record ${key}`);
-    }
+    return (await this.resolve()).put(key, body);
   }
-
   async get(key: string): Promise<string | undefined> {
-    const { client } = await openS3(this.target);
-    try {
-      const r = await client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(key) }));
-      return await r.Body?.transformToString("utf8");
-    } catch (err) {
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-        return undefined;
-      throw storageError(err, this.target, `read catalog record ${key}`);
-    }
+    return (await this.resolve()).get(key);
   }
-
   async list(prefix: string): Promise<string[]> {
-    const { client } = await openS3(this.target);
-    const base = this.key("");
-    const keys: string[] = [];
-    let token: string | undefined;
-    try {
-      do {
-        const r = await client.send(
-          new ListObjectsV2Command({
-            Bucket: this.target.bucket,
-            Prefix: base + prefix,
-            ContinuationToken: token,
-          }),
-        );
-        for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
-        token = r.IsTruncated ? r.NextContinuationToken : undefined;
-      } while (token);
-    } catch (err) {
-      throw storageError(err, this.target, "list the catalog");
-    }
-    return keys.sort();
+    return (await this.resolve()).list(prefix);
   }
 }
 
@@ -161,7 +119,7 @@ export function openCatalog(target: TargetConfig, spoolDir?: string): CatalogSto
   const store =
     target.type === "local"
       ? new LocalCatalogStore(path.join(target.path, CATALOG_DIR))
-      : new S3CatalogStore(target);
+      : new LazyCatalogStore(async () => new (await import("./s3-store.js")).S3CatalogStore(target));
   return spoolDir ? new SpoolingCatalogStore(store, spoolDir) : store;
 }
 

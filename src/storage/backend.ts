@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { TargetConfig } from "../config/load.js";
 import type { StorageProbe } from "../restic/process.js";
-import { openS3, probeBucket, s3Location, s3ObjectExists, s3ResticArgs } from "./s3.js";
+import { s3Location, s3ResticArgs } from "./s3-location.js";
 
 export interface RepositoryBackend {
   /** RESTIC_REPOSITORY. */
@@ -30,6 +30,8 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
       exists: async () => existsSync(path.join(location, "config")),
     };
   }
+  // The AWS SDK is loaded only when an S3 target is used: it doubles the start-up of every other command.
+  const { openS3, probeBucket, s3ObjectExists } = await import("./s3.js");
   const access = await openS3(target);
   const { accessKeyId, secretAccessKey, sessionToken } = access.credentials;
   return {

@@ -6,6 +6,7 @@ import { HeadBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { S3TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
+import { endpointOf } from "./s3-location.js";
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -21,22 +22,6 @@ export interface S3Access {
 /** Seconds to wait for a connection and for a response before calling the endpoint unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
-
-function endpointOf(target: S3TargetConfig): string {
-  return target.endpoint ?? `https://s3.${target.region}.amazonaws.com`;
-}
-
-export function s3Location(target: S3TargetConfig, key: string): string {
-  return `s3:${endpointOf(target)}/${target.bucket}/${target.prefix}/${key}`;
-}
-
-/** restic's own options for this target: never secrets. */
-export function s3ResticArgs(target: S3TargetConfig): string[] {
-  const args = ["-o", `s3.region=${target.region}`];
-  if (target.pathStyle) args.push("-o", "s3.bucket-lookup=path");
-  if (target.caFile) args.push("--cacert", target.caFile);
-  return args;
-}
 
 function describe(target: S3TargetConfig): string {
   return `s3://${target.bucket}/${target.prefix} at ${endpointOf(target)}`;

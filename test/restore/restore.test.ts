@@ -94,3 +94,25 @@ test("an unknown snapshot id says how to list them", async ({ ws }) => {
   expect(r.stderr).toContain("host web1 has no snapshot deadbeef");
   expect(r.stderr).toContain("lifeboat snapshots --host web1");
 });
+
+test("latest comes from the catalog, and from restic's list when the catalog is gone", async ({ ws }) => {
+  await writeWeb1(ws);
+  await runCli(["snapshot", "--host", "web1"], ws.env);
+  await writeFile(ws.data("srv/app/uploads/logo.png"), "second version");
+  const second = jsonResult<{ snapshotId: string }>(
+    await runCli(["--json", "snapshot", "--host", "web1"], ws.env),
+  );
+
+  const viaCatalog = jsonResult<Restored>(
+    await runCli(["--json", "restore", "--host", "web1", "--target", path.join(ws.root, "a")], ws.env),
+  );
+  expect(viaCatalog.snapshotId).toBe(second.snapshotId);
+
+  const { rm } = await import("node:fs/promises");
+  await rm(`${ws.home}/repositories/primary/_catalog`, { recursive: true });
+  const viaRestic = jsonResult<Restored>(
+    await runCli(["--json", "restore", "--host", "web1", "--target", path.join(ws.root, "b")], ws.env),
+  );
+  expect(viaRestic.snapshotId).toBe(second.snapshotId);
+  expect(viaRestic.verified).toBe(true);
+});
