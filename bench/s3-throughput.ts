@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { median, writeBenchData } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-s3";
@@ -18,19 +19,6 @@ const keyFile = path.join(dir, "key");
 const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
 const secretKey = randomBytes(24).toString("base64url");
 const bucket = "lifeboat-test";
-
-function prepareData(): void {
-  const marker = path.join(dir, "data", `.ready-${files}x${fileKib}k`);
-  if (existsSync(marker)) return;
-  rmSync(path.join(dir, "data"), { recursive: true, force: true });
-  process.stderr.write(`writing ${files} files of ${fileKib} KiB into ${data} ...\n`);
-  for (let i = 0; i < files; i++) {
-    const sub = path.join(data, String(i % 100).padStart(2, "0"));
-    if (i < 100) mkdirSync(sub, { recursive: true });
-    writeFileSync(path.join(sub, `${i}.bin`), randomBytes(fileKib * 1024));
-  }
-  writeFileSync(marker, "");
-}
 
 async function startServer(): Promise<{ child: ChildProcess; endpoint: string; ca: string }> {
   const s3dir = path.join(dir, "s3");
@@ -60,13 +48,7 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   return seconds;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-prepareData();
+writeBenchData(data, files, fileKib);
 if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
 const server = await startServer();
 const awsEnv = {

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { median, writeBenchData } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench";
@@ -20,17 +21,7 @@ const config = path.join(dir, "lifeboat.yaml");
 const node = path.join(root, "node_modules", ".bin", "node");
 
 function prepare(): void {
-  const marker = path.join(dir, "data", `.ready-${files}x${fileKib}k`);
-  if (!existsSync(marker)) {
-    rmSync(path.join(dir, "data"), { recursive: true, force: true });
-    process.stderr.write(`writing ${files} files of ${fileKib} KiB into ${data} ...\n`);
-    for (let i = 0; i < files; i++) {
-      const sub = path.join(data, String(i % 100).padStart(2, "0"));
-      if (i < 100) mkdirSync(sub, { recursive: true });
-      writeFileSync(path.join(sub, `${i}.bin`), randomBytes(fileKib * 1024));
-    }
-    writeFileSync(marker, "");
-  }
+  writeBenchData(data, files, fileKib);
   if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
   mkdirSync(path.join(dir, "policies"), { recursive: true });
   writeFileSync(
@@ -50,6 +41,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = resticEnv): n
   return seconds;
 }
 
+// --no-prune: raw `restic backup` applies no retention either, so like is compared with like.
 const lifeboat = () =>
   run(node, [
     path.join(root, "bin", "lifeboat.js"),
@@ -59,18 +51,13 @@ const lifeboat = () =>
     "snapshot",
     "--host",
     "bench",
+    "--no-prune",
   ]);
 const restic = () => run("restic", ["backup", "-q", "--host", "bench", "--tag", "lifeboat,host:bench", data]);
 const freshRepository = () => {
   rmSync(repo, { recursive: true, force: true });
   run("restic", ["init"]);
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
 
 function alternate(pairs: number, before: () => void): { lifeboat: number[]; restic: number[] } {
   const out = { lifeboat: [] as number[], restic: [] as number[] };

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { policyForHost } from "../policy/load.js";
-import { openRepository } from "../storage/repository.js";
+import { openPolicyRepository } from "../storage/repository.js";
 import type { CommandRunner } from "./context.js";
 
 export function registerUnlock(program: Command, run: CommandRunner): void {
@@ -14,12 +14,7 @@ export function registerUnlock(program: Command, run: CommandRunner): void {
       run(async (ctx) => {
         const config = await ctx.loadConfig();
         const policy = await policyForHost(config, opts.host);
-        const opened = await openRepository({
-          config,
-          targetName: policy.repository,
-          host: policy.host,
-          logger: ctx.logger,
-        });
+        const opened = await openPolicyRepository(config, policy, { logger: ctx.logger });
         await opened.repo.unlock();
         ctx.print(
           { host: policy.host, repository: opened.location, unlocked: true },

@@ -34,6 +34,15 @@ export interface S3TargetConfig {
 
 export type TargetConfig = LocalTargetConfig | S3TargetConfig;
 
+/** What every policy inherits from lifeboat.yaml unless it says otherwise. */
+export interface PolicyDefaults {
+  schedule: string;
+  rpo: string;
+  rpoSeconds: number;
+  retention: Retention;
+  checkSlices: number;
+}
+
 export interface LifeboatConfig {
   /** lifeboat.yaml, or undefined for the embedded default. */
   file: string | undefined;
@@ -43,14 +52,7 @@ export interface LifeboatConfig {
   runbooksDir: string;
   stateDir: string;
   targets: ReadonlyMap<string, TargetConfig>;
-  defaults: {
-    repository: string;
-    schedule: string;
-    rpo: string;
-    rpoSeconds: number;
-    retention: Retention;
-    checkSlices: number;
-  };
+  defaults: PolicyDefaults & { repository: string };
 }
 
 export const EMBEDDED_TARGET = "local";

@@ -2,9 +2,8 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import type { LifeboatConfig } from "../config/load.js";
+import type { LifeboatConfig, PolicyDefaults } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import type { Retention } from "../schema/common.js";
 import { parseDuration } from "../util/duration.js";
 import {
   displayPath,
@@ -18,17 +17,12 @@ import { type ClassifiedPath, normalizePath } from "./classify.js";
 import { classificationProblems } from "./rules.js";
 import { type DataClass, type PolicyFile, policySchema } from "./schema.js";
 
-export interface Policy {
+export interface Policy extends PolicyDefaults {
   host: string;
   /** The policy file, absolute. */
   file: string;
   transport: "local";
   repository: string;
-  schedule: string;
-  rpo: string;
-  rpoSeconds: number;
-  retention: Retention;
-  checkSlices: number;
   /** Every classified path, normalized; nested entries refine their parents (the most specific wins). */
   entries: ClassifiedPath[];
   exclude: string[];

@@ -7,7 +7,7 @@ import { LifeboatError } from "../errors.js";
 import { policyForHost } from "../policy/load.js";
 import type { RestoreStatus } from "../restic/messages.js";
 import { resolveSnapshot } from "../snapshot/list.js";
-import { openRepository } from "../storage/repository.js";
+import { openPolicyRepository } from "../storage/repository.js";
 
 export interface RestoreOptions {
   config: LifeboatConfig;
@@ -90,13 +90,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreOutcome> 
   const logger = options.logger?.child({ host: policy.host });
   const wasEmpty = await assertRestorableTarget(target, options.force ?? false);
   const chosen = await resolveSnapshot(options.config, policy.host, options.snapshot ?? "latest", logger);
-  const opened = await openRepository({
-    config: options.config,
-    targetName: policy.repository,
-    host: policy.host,
-    logger,
-    signal: options.signal,
-  });
+  const opened = await openPolicyRepository(options.config, policy, { logger, signal: options.signal });
   await mkdir(target, { recursive: true, mode: 0o700 });
   logger?.info({ snapshot: chosen.shortId, target }, "restore started");
   const { summary, itemErrors } = await opened.repo.restore({

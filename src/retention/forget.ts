@@ -6,7 +6,7 @@ import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import { LIFEBOAT_TAG } from "../snapshot/selection.js";
-import { openRepository } from "../storage/repository.js";
+import { openPolicyRepository } from "../storage/repository.js";
 
 export interface ForgetOptions {
   config: LifeboatConfig;
@@ -42,10 +42,7 @@ export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
 
 async function applyRetention(options: ForgetOptions, policy: Policy): Promise<ForgetOutcome> {
   const dryRun = options.dryRun ?? false;
-  const opened = await openRepository({
-    config: options.config,
-    targetName: policy.repository,
-    host: policy.host,
+  const opened = await openPolicyRepository(options.config, policy, {
     logger: options.logger,
     signal: options.signal,
   });

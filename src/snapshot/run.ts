@@ -7,7 +7,7 @@ import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
-import { openRepository } from "../storage/repository.js";
+import { openPolicyRepository } from "../storage/repository.js";
 import { snapshotSelection } from "./selection.js";
 
 export interface SnapshotOptions {
@@ -107,10 +107,7 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
     policy.entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path),
   );
 
-  const opened = await openRepository({
-    config: options.config,
-    targetName: policy.repository,
-    host: policy.host,
+  const opened = await openPolicyRepository(options.config, policy, {
     create: true,
     logger,
     signal: options.signal,

@@ -90,3 +90,12 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   const keyFile = target.password.kind === "file" ? target.password.path : undefined;
   return { ...opened, created: { keyFile, keyGenerated } };
 }
+
+/** A policy's repository on its target: the common case of openRepository. */
+export function openPolicyRepository(
+  config: LifeboatConfig,
+  policy: { host: string; repository: string },
+  options: { create?: boolean; logger?: Logger | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<OpenedRepository> {
+  return openRepository({ config, targetName: policy.repository, host: policy.host, ...options });
+}

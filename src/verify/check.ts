@@ -6,7 +6,7 @@ import { type CatalogStore, catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
-import { openRepository } from "../storage/repository.js";
+import { openPolicyRepository } from "../storage/repository.js";
 
 export interface CheckOptions {
   config: LifeboatConfig;
@@ -55,10 +55,7 @@ async function checkPolicy(options: CheckOptions, policy: Policy): Promise<Check
       known: { details: { slice, slices } },
     },
     async () => {
-      const opened = await openRepository({
-        config: options.config,
-        targetName: policy.repository,
-        host: policy.host,
+      const opened = await openPolicyRepository(options.config, policy, {
         logger: options.logger,
         signal: options.signal,
       });
