@@ -95,7 +95,8 @@ install_npm_deps() {
   cp package-lock.json "$stamp"
 }
 
-install_debian_packages ca-certificates
+# ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests.
+install_debian_packages ca-certificates openssl procps
 install_restic
 install_node
 # shellcheck disable=SC2086

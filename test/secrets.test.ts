@@ -88,3 +88,46 @@ test("a generated key file's password is in no argv, log, error or output", asyn
   for (const out of [first.stdout, first.stderr, String(r.stdout), String(r.stderr)])
     expect(out).not.toContain(password);
 });
+
+test("run records in the bucket hold no password or S3 secret, also for failed runs", async ({ ws }) => {
+  const { inject } = await import("vitest");
+  const { catalogFor } = await import("../src/catalog/store.js");
+  const { listRuns } = await import("../src/catalog/records.js");
+  const s3 = inject("s3");
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  await ws.useS3(s3);
+  await ws.writeConfig(
+    `targets:\n  offsite: { type: s3, endpoint: "${s3.endpoint}", bucket: ${s3.bucket}, prefix: "rec-${randomBytes(4).toString("hex")}", pathStyle: true, caFile: ${s3.caFile}, passwordEnv: REPO_PW }\n`,
+  );
+  await writeWeb1(ws);
+  const env = { ...ws.env, REPO_PW: password };
+  expect((await runCli(["snapshot", "--host", "web1"], env)).exitCode).toBe(0);
+  expect((await runCli(["check"], env)).exitCode).toBe(0);
+  // Failures whose messages come from restic and the SDK: a wrong password, a missing path.
+  expect(
+    (await runCli(["snapshot", "--host", "web1"], { ...env, REPO_PW: `${password}-wrong` })).exitCode,
+  ).toBe(12);
+  await (await import("node:fs/promises")).rm(ws.data("srv/app/uploads"), { recursive: true });
+  expect((await runCli(["snapshot", "--host", "web1"], env)).exitCode).toBe(4);
+
+  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+  const catalog = catalogFor(await ws.config(env), "offsite");
+  const runs = await listRuns(catalog, "web1");
+  expect(runs.length).toBeGreaterThanOrEqual(5);
+  const keys = await catalog.list("runs/");
+  for (const key of keys) {
+    const body = (await catalog.get(key)) ?? "";
+    expect(body).not.toContain(password);
+    expect(body).not.toContain(s3.secretAccessKey);
+  }
+  const failed = await Promise.all(
+    keys.filter((k) => k.endsWith(".end.json")).map(async (k) => JSON.parse((await catalog.get(k)) ?? "{}")),
+  );
+  expect(
+    failed
+      .map((r: { error?: { code: string } }) => r.error?.code)
+      .filter(Boolean)
+      .sort(),
+  ).toEqual(["DATA_MISSING", "WRONG_PASSWORD"]);
+});
