@@ -12,6 +12,8 @@ export const ExitCode = {
   secretMissing: 7,
   storageUnavailable: 8,
   degraded: 9,
+  hostUnreachable: 13,
+  timedOut: 14,
   repositoryMissing: 10,
   repositoryLocked: 11,
   wrongPassword: 12,
@@ -45,6 +47,9 @@ const exitCodeByErrorCode = {
   INTERRUPTED: ExitCode.interrupted,
   RESTIC_FAILED: ExitCode.failure,
   REPOSITORY_DAMAGED: ExitCode.failure,
+  HOST_UNREACHABLE: ExitCode.hostUnreachable,
+  HOST_FILE_MISSING: ExitCode.failure,
+  COMMAND_TIMEOUT: ExitCode.timedOut,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 
