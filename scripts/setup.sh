@@ -95,8 +95,9 @@ install_npm_deps() {
   cp package-lock.json "$stamp"
 }
 
-# ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests.
-install_debian_packages ca-certificates openssl procps
+# ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests;
+# openssh-client for the ssh transport (the tests add openssh-server for their sshd on loopback).
+install_debian_packages ca-certificates openssl procps openssh-client
 install_restic
 install_node
 # shellcheck disable=SC2086

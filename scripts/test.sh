@@ -3,5 +3,5 @@
 # (lint, typecheck, build, and vitest against the real restic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server" ./scripts/setup.sh
 npm test

@@ -1,0 +1,114 @@
+// The ssh transport: the system's OpenSSH client, so ~/.ssh/config, known_hosts, agents and jump hosts work
+// as they do for the user. Host key checking is never turned off (BatchMode makes an unknown key an error).
+import { execa } from "execa";
+import { LifeboatError } from "../errors.js";
+import type { RunOptions, RunResult, Transport } from "./types.js";
+
+export interface SshTarget {
+  /** What `ssh` is given: user@address, or an alias from ~/.ssh/config. */
+  destination: string;
+  port?: number | undefined;
+  identityFile?: string | undefined;
+  knownHostsFile?: string | undefined;
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+// Runs first on the host: reads "N\n" and N lines of KEY=base64(value) from stdin, exports them, then execs the
+// command with the rest of stdin. sh's `read` takes one byte at a time from a pipe, so nothing more is
+// consumed. (Command substitution drops trailing newlines from a value.)
+const PRELUDE =
+  'read -r n || exit 125; i=0; while [ "$i" -lt "$n" ]; do IFS= read -r kv || exit 125; ' +
+  'export "${kv%%=*}=$(printf %s "${kv#*=}" | base64 -d)"; i=$((i+1)); done; exec "$@"';
+
+export class SshTransport implements Transport {
+  readonly kind = "ssh" as const;
+  constructor(
+    readonly host: string,
+    private readonly target: SshTarget,
+  ) {}
+
+  private sshArgs(): string[] {
+    const args = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
+    if (this.target.port) args.push("-p", String(this.target.port));
+    if (this.target.identityFile) args.push("-i", this.target.identityFile, "-o", "IdentitiesOnly=yes");
+    if (this.target.knownHostsFile) args.push("-o", `UserKnownHostsFile=${this.target.knownHostsFile}`);
+    return args;
+  }
+
+  private async exec(
+    argv: string[],
+    options: RunOptions = {},
+  ): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+    if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
+    const env = Object.entries(options.env ?? {});
+    for (const [k] of env) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+        throw new LifeboatError("INTERNAL", `invalid environment variable name ${k}`);
+    }
+    const header = `${env.length}\n${env.map(([k, v]) => `${k}=${Buffer.from(v).toString("base64")}\n`).join("")}`;
+    const input = Buffer.concat([Buffer.from(header), Buffer.from(options.stdin ?? "")]);
+    const remote = `sh -c ${quote(PRELUDE)} lifeboat ${argv.map(quote).join(" ")}`;
+    const r = await execa("ssh", [...this.sshArgs(), this.target.destination, remote], {
+      input,
+      encoding: "buffer",
+      stripFinalNewline: false,
+      timeout: options.timeoutMs,
+      cancelSignal: options.signal,
+      forceKillAfterDelay: 5_000,
+      reject: false,
+    });
+    if (r.timedOut) {
+      throw new LifeboatError(
+        "COMMAND_TIMEOUT",
+        `${argv[0]} on ${this.host} did not finish within ${options.timeoutMs} ms`,
+      );
+    }
+    if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${argv[0]} on ${this.host} was interrupted`);
+    const stderr = Buffer.from(r.stderr ?? []).toString();
+    if (r.exitCode === 255) {
+      // 255 is ssh's own failure: the connection, authentication or the host key.
+      const why = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
+      throw new LifeboatError(
+        "HOST_UNREACHABLE",
+        `cannot reach ${this.host} over ssh (${this.target.destination}): ${why}`,
+        {
+          hint:
+            "Check the address and that sshd runs there; that your key is accepted; and, for a new host, verify its " +
+            "key and add it to known_hosts (host key checking stays on).",
+        },
+      );
+    }
+    return { exitCode: r.exitCode ?? 1, stdout: Buffer.from(r.stdout ?? []), stderr };
+  }
+
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const r = await this.exec(argv, options);
+    return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr };
+  }
+
+  async readFile(file: string): Promise<Buffer> {
+    const r = await this.exec(["cat", "--", file]);
+    if (r.exitCode === 0) return r.stdout;
+    if (/No such file/.test(r.stderr))
+      throw new LifeboatError("HOST_FILE_MISSING", `${file} does not exist on ${this.host}`);
+    throw new LifeboatError("INTERNAL", `cannot read ${file} on ${this.host}: ${r.stderr.trim()}`);
+  }
+
+  async writeFile(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    // Write beside, then rename: a reader never sees half a file; umask keeps it private until chmod.
+    const script = 'umask 077; t="$1.lifeboat-$$"; cat > "$t" && chmod "$2" "$t" && mv -f "$t" "$1"';
+    const r = await this.exec(["sh", "-c", script, "lifeboat", file, mode.toString(8)], { stdin: data });
+    if (r.exitCode !== 0)
+      throw new LifeboatError("INTERNAL", `cannot write ${file} on ${this.host}: ${r.stderr.trim()}`);
+  }
+
+  /** The address ssh really connects to, after ~/.ssh/config (aliases, HostName). */
+  async address(): Promise<string> {
+    const r = await execa("ssh", ["-G", ...this.sshArgs(), this.target.destination], { reject: false });
+    const line = String(r.stdout)
+      .split("\n")
+      .find((l) => l.startsWith("hostname "));
+    return line?.slice("hostname ".length).trim() || this.target.destination.replace(/^.*@/, "");
+  }
+}

@@ -1,0 +1,83 @@
+// A real sshd on loopback, as root, with its own host key, a client key and a known_hosts entry: a test
+// peer for the ssh transport until the container fleet brings SSH hosts of its own.
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+
+export interface TestSshd {
+  port: number;
+  identityFile: string;
+  knownHostsFile: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startSshd(): Promise<TestSshd> {
+  if (!existsSync("/usr/sbin/sshd")) {
+    // A missing dependency fails the tests, never skips them.
+    throw new Error(
+      "sshd is not installed: the ssh transport tests need it. Run scripts/test.sh (it installs openssh-server).",
+    );
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-sshd-"));
+  const hostKey = path.join(dir, "host_ed25519");
+  const identityFile = path.join(dir, "client_ed25519");
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", identityFile]);
+  await writeFile(path.join(dir, "authorized_keys"), await readFile(`${identityFile}.pub`));
+  const port = await freePort();
+  const hostPub = (await readFile(`${hostKey}.pub`, "utf8")).trim().split(" ").slice(0, 2).join(" ");
+  const knownHostsFile = path.join(dir, "known_hosts");
+  await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostPub}\n`);
+  const config = path.join(dir, "sshd_config");
+  await writeFile(
+    config,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      `PidFile ${dir}/sshd.pid`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      "LogLevel ERROR",
+      "",
+    ].join("\n"),
+  );
+  const child: ResultPromise = execa("/usr/sbin/sshd", ["-D", "-e", "-f", config], {
+    reject: false,
+    stdin: "ignore",
+  });
+  // Ready once it accepts connections.
+  for (let i = 0; i < 100; i++) {
+    const ok = await execa("ssh-keyscan", ["-p", String(port), "127.0.0.1"], {
+      reject: false,
+      timeout: 2000,
+    });
+    if (ok.exitCode === 0 && String(ok.stdout).length > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    identityFile,
+    knownHostsFile,
+    async stop() {
+      child.kill("SIGTERM");
+      await child;
+    },
+  };
+}
