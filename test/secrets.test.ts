@@ -1,33 +1,11 @@
 // The repository password appears in no process argument, log line, error or output.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { expect } from "vitest";
 import { runCli, startCli } from "./helpers/cli.js";
+import { argvsDuring } from "./helpers/proc.js";
 import { writeWeb1 } from "./helpers/web1.js";
 import { test } from "./helpers/workspace.js";
-
-/** Every process's argv while `during` runs, sampled every few milliseconds. */
-async function watchCommandLines(during: Promise<unknown>): Promise<string[]> {
-  const seen = new Set<string>();
-  let done = false;
-  void during.finally(() => {
-    done = true;
-  });
-  while (!done) {
-    for (const pid of await readdir("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const cmd = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0").join(" ").trim();
-        if (cmd) seen.add(cmd);
-      } catch {
-        // the process ended while we looked
-      }
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await during;
-  return [...seen];
-}
 
 function bulk(): Record<string, Buffer> {
   const files: Record<string, Buffer> = {};
@@ -43,7 +21,7 @@ test("a password from the environment is in no argv, log, error or output", asyn
   const outputs: string[] = [];
 
   const run = startCli(["--log-level", "trace", "snapshot", "--host", "web1"], env);
-  const cmdlines = await watchCommandLines(run);
+  const cmdlines = await argvsDuring(run);
   const r = await run;
   expect(r.exitCode, String(r.stderr)).toBe(0);
   outputs.push(String(r.stdout), String(r.stderr));
@@ -80,7 +58,7 @@ test("a generated key file's password is in no argv, log, error or output", asyn
 
   await writeWeb1(ws, bulk()); // new data, so the second snapshot takes a while
   const run = startCli(["--log-level", "trace", "snapshot", "--host", "web1"], ws.env);
-  const cmdlines = await watchCommandLines(run);
+  const cmdlines = await argvsDuring(run);
   const r = await run;
   expect(r.exitCode).toBe(0);
   expect(cmdlines.some((c) => c.includes("restic backup"))).toBe(true);

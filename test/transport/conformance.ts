@@ -1,27 +1,8 @@
 // The one suite every transport must pass: the contract in src/transport/types.ts, point by point.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import type { Transport } from "../../src/transport/types.js";
-
-/** Every argv on this machine while `during` runs (test hosts of every transport run here). */
-async function argvsDuring(during: Promise<unknown>): Promise<string[]> {
-  const seen = new Set<string>();
-  let done = false;
-  void during.finally(() => {
-    done = true;
-  });
-  while (!done) {
-    for (const pid of await readdir("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-      if (cmd) seen.add(cmd.split("\0").join(" "));
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await during;
-  return [...seen];
-}
+import { argvsDuring } from "../helpers/proc.js";
 
 export function transportConformance(
   name: string,
