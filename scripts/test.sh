@@ -3,5 +3,6 @@
 # (lint, typecheck, build, and vitest against the real restic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server" ./scripts/setup.sh
+# The tests also need an sshd (ssh transport peer) and podman, runc and debootstrap (the container fleet).
+LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server podman runc debootstrap" ./scripts/setup.sh
 npm test

@@ -2,7 +2,8 @@
 // as they do for the user. Host key checking is never turned off (BatchMode makes an unknown key an error).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
-import type { RunOptions, RunResult, Transport } from "./types.js";
+import { CommandTransport, type ExecResult } from "./command.js";
+import type { RunOptions } from "./types.js";
 
 export interface SshTarget {
   /** What `ssh` is given: user@address, or an alias from ~/.ssh/config. */
@@ -21,12 +22,14 @@ const PRELUDE =
   'read -r n || exit 125; i=0; while [ "$i" -lt "$n" ]; do IFS= read -r kv || exit 125; ' +
   'export "${kv%%=*}=$(printf %s "${kv#*=}" | base64 -d)"; i=$((i+1)); done; exec "$@"';
 
-export class SshTransport implements Transport {
+export class SshTransport extends CommandTransport {
   readonly kind = "ssh" as const;
   constructor(
     readonly host: string,
     private readonly target: SshTarget,
-  ) {}
+  ) {
+    super();
+  }
 
   private sshArgs(): string[] {
     const args = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
@@ -36,10 +39,7 @@ export class SshTransport implements Transport {
     return args;
   }
 
-  private async exec(
-    argv: string[],
-    options: RunOptions = {},
-  ): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+  protected async exec(argv: string[], options: RunOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
     const env = Object.entries(options.env ?? {});
     for (const [k] of env) {
@@ -58,13 +58,7 @@ export class SshTransport implements Transport {
       forceKillAfterDelay: 5_000,
       reject: false,
     });
-    if (r.timedOut) {
-      throw new LifeboatError(
-        "COMMAND_TIMEOUT",
-        `${argv[0]} on ${this.host} did not finish within ${options.timeoutMs} ms`,
-      );
-    }
-    if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${argv[0]} on ${this.host} was interrupted`);
+    this.failIfTimedOut(r, argv, options);
     const stderr = Buffer.from(r.stderr ?? []).toString();
     if (r.exitCode === 255) {
       // 255 is ssh's own failure: the connection, authentication or the host key.
@@ -80,27 +74,6 @@ export class SshTransport implements Transport {
       );
     }
     return { exitCode: r.exitCode ?? 1, stdout: Buffer.from(r.stdout ?? []), stderr };
-  }
-
-  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-    const r = await this.exec(argv, options);
-    return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr };
-  }
-
-  async readFile(file: string): Promise<Buffer> {
-    const r = await this.exec(["cat", "--", file]);
-    if (r.exitCode === 0) return r.stdout;
-    if (/No such file/.test(r.stderr))
-      throw new LifeboatError("HOST_FILE_MISSING", `${file} does not exist on ${this.host}`);
-    throw new LifeboatError("INTERNAL", `cannot read ${file} on ${this.host}: ${r.stderr.trim()}`);
-  }
-
-  async writeFile(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-    // Write beside, then rename: a reader never sees half a file; umask keeps it private until chmod.
-    const script = 'umask 077; t="$1.lifeboat-$$"; cat > "$t" && chmod "$2" "$t" && mv -f "$t" "$1"';
-    const r = await this.exec(["sh", "-c", script, "lifeboat", file, mode.toString(8)], { stdin: data });
-    if (r.exitCode !== 0)
-      throw new LifeboatError("INTERNAL", `cannot write ${file} on ${this.host}: ${r.stderr.trim()}`);
   }
 
   /** The address ssh really connects to, after ~/.ssh/config (aliases, HostName). */
