@@ -1,4 +1,5 @@
 // What the ssh and container transports share: files and results built on one way to execute a command.
+import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { RunOptions, RunResult, Transport } from "./types.js";
 
@@ -37,11 +38,27 @@ export abstract class CommandTransport implements Transport {
       throw new LifeboatError("INTERNAL", `cannot write ${file} on ${this.host}: ${r.stderr.trim()}`);
   }
 
-  protected failIfTimedOut(
-    r: { timedOut: boolean; isCanceled: boolean },
+  /**
+   * Runs the local client (ssh, podman, docker) that carries a command to the host: exact bytes, no final
+   * newline stripped, timeout and abort mapped to COMMAND_TIMEOUT and INTERRUPTED.
+   */
+  protected async spawnClient(
+    file: string,
+    args: string[],
     argv: string[],
     options: RunOptions,
-  ): void {
+    io: { input: Buffer | string; env?: NodeJS.ProcessEnv },
+  ): Promise<{ exitCode: number | undefined; stdout: Buffer; stderr: string }> {
+    const r = await execa(file, args, {
+      ...(io.env ? { env: io.env } : {}),
+      input: io.input,
+      encoding: "buffer",
+      stripFinalNewline: false,
+      timeout: options.timeoutMs,
+      cancelSignal: options.signal,
+      forceKillAfterDelay: 5_000,
+      reject: false,
+    });
     if (r.timedOut) {
       throw new LifeboatError(
         "COMMAND_TIMEOUT",
@@ -49,5 +66,10 @@ export abstract class CommandTransport implements Transport {
       );
     }
     if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${argv[0]} on ${this.host} was interrupted`);
+    return {
+      exitCode: r.exitCode,
+      stdout: Buffer.from(r.stdout ?? []),
+      stderr: Buffer.from(r.stderr ?? []).toString(),
+    };
   }
 }

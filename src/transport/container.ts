@@ -38,22 +38,12 @@ export class ContainerTransport extends CommandTransport {
   protected async exec(argv: string[], options: RunOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
     const env = options.env ?? {};
-    const r = await execa(
-      this.engine,
-      ["exec", "-i", ...Object.keys(env).flatMap((k) => ["-e", k]), this.container, ...argv],
-      {
-        env: { ...process.env, ...env },
-        input: options.stdin ?? "",
-        encoding: "buffer",
-        stripFinalNewline: false,
-        timeout: options.timeoutMs,
-        cancelSignal: options.signal,
-        forceKillAfterDelay: 5_000,
-        reject: false,
-      },
-    );
-    this.failIfTimedOut(r, argv, options);
-    const stderr = Buffer.from(r.stderr ?? []).toString();
+    const args = ["exec", "-i", ...Object.keys(env).flatMap((key) => ["-e", key]), this.container, ...argv];
+    const r = await this.spawnClient(this.engine, args, argv, options, {
+      input: options.stdin ?? "",
+      env: { ...process.env, ...env },
+    });
+    const stderr = r.stderr;
     // The engine's own failure: podman 125 (no such container) or 255 (stopped), docker 1.
     if ([1, 125, 255].includes(r.exitCode ?? 0) && notRunning.test(stderr)) {
       throw new LifeboatError(
@@ -68,7 +58,7 @@ export class ContainerTransport extends CommandTransport {
     const exitCode = /executable file not found|no such file or directory: OCI/i.test(stderr)
       ? 127
       : (r.exitCode ?? 1);
-    return { exitCode, stdout: Buffer.from(r.stdout ?? []), stderr };
+    return { exitCode, stdout: r.stdout, stderr };
   }
 
   async address(): Promise<string> {

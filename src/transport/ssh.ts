@@ -49,17 +49,16 @@ export class SshTransport extends CommandTransport {
     const header = `${env.length}\n${env.map(([k, v]) => `${k}=${Buffer.from(v).toString("base64")}\n`).join("")}`;
     const input = Buffer.concat([Buffer.from(header), Buffer.from(options.stdin ?? "")]);
     const remote = `sh -c ${quote(PRELUDE)} lifeboat ${argv.map(quote).join(" ")}`;
-    const r = await execa("ssh", [...this.sshArgs(), this.target.destination, remote], {
-      input,
-      encoding: "buffer",
-      stripFinalNewline: false,
-      timeout: options.timeoutMs,
-      cancelSignal: options.signal,
-      forceKillAfterDelay: 5_000,
-      reject: false,
-    });
-    this.failIfTimedOut(r, argv, options);
-    const stderr = Buffer.from(r.stderr ?? []).toString();
+    const r = await this.spawnClient(
+      "ssh",
+      [...this.sshArgs(), this.target.destination, remote],
+      argv,
+      options,
+      {
+        input,
+      },
+    );
+    const stderr = r.stderr;
     if (r.exitCode === 255) {
       // 255 is ssh's own failure: the connection, authentication or the host key.
       const why = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
@@ -73,7 +72,7 @@ export class SshTransport extends CommandTransport {
         },
       );
     }
-    return { exitCode: r.exitCode ?? 1, stdout: Buffer.from(r.stdout ?? []), stderr };
+    return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr };
   }
 
   /** The address ssh really connects to, after ~/.ssh/config (aliases, HostName). */
