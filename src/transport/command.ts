@@ -1,21 +1,70 @@
-// What the ssh and container transports share: files and results built on one way to execute a command.
+// What the ssh and container transports share: files, results and remote stopping, built on one way to carry a
+// command to the host through a local client (ssh, podman, docker).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
-import type { RunOptions, RunResult, Transport } from "./types.js";
+import type { LaunchSpec, RunOptions, RunResult, Transport } from "./types.js";
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: Buffer;
-  stderr: string;
+/**
+ * Runs on the host around a command whose stdin Lifeboat does not feed: the command gets /dev/null and runs in
+ * its own process group, while the shell watches its own stdin, which the local client holds open. When the
+ * client dies (timeout, Ctrl-C, a cut connection) that stdin ends, and the command's group gets SIGTERM: a
+ * remote restic stops and releases its lock instead of running on unseen.
+ */
+export const WATCHED_EXEC =
+  'exec 3<&0; if command -v setsid >/dev/null 2>&1; then setsid "$@" </dev/null 3<&- & else "$@" </dev/null 3<&- & fi; ' +
+  'pid=$!; { cat <&3 >/dev/null 2>&1; kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; } </dev/null >/dev/null 2>&1 & ' +
+  'w=$!; exec 3<&-; wait "$pid"; rc=$?; kill "$w" 2>/dev/null; exit "$rc"';
+
+export interface ClientCommand {
+  file: string;
+  args: string[];
+  /** The local client's complete environment, when it is not this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** Bytes the client must read before the command's own stdin (the ssh prelude's variables). */
+  prefix: Buffer;
 }
 
 export abstract class CommandTransport implements Transport {
   abstract readonly kind: Transport["kind"];
   abstract readonly host: string;
-
-  /** Runs argv on the host, stdout kept as bytes; the Transport contract's rules for argv, env and stdin. */
-  protected abstract exec(argv: string[], options?: RunOptions): Promise<ExecResult>;
   abstract address(): Promise<string>;
+
+  /**
+   * The local client invocation that runs argv on the host with env added, under the rules of the Transport
+   * contract; `watched` wraps it in WATCHED_EXEC.
+   */
+  protected abstract clientCommand(
+    argv: string[],
+    env: Record<string, string>,
+    watched: boolean,
+  ): ClientCommand;
+
+  /** The typed error when the client itself failed (no connection, no container); else undefined. */
+  protected abstract clientFailure(exitCode: number, stderr: string): LifeboatError | undefined;
+
+  /** The command's exit code as the contract defines it, from the client's. */
+  protected commandExitCode(exitCode: number, _stderr: string): number {
+    return exitCode;
+  }
+
+  launch(argv: string[], env: Record<string, string> = {}): LaunchSpec {
+    const c = this.clientCommand(argv, env, true);
+    return {
+      file: c.file,
+      args: c.args,
+      env: c.env ?? { ...process.env },
+      stdinPrefix: c.prefix,
+      exitCode: (code, stderr) => this.checkClientExit(code, stderr),
+    };
+  }
+
+  /** Turns a finished client's exit into the command's: a typed error when the host was not reached. */
+  private checkClientExit(exitCode: number | undefined, stderr: string): number {
+    const code = exitCode ?? 1;
+    const failure = this.clientFailure(code, stderr);
+    if (failure) throw failure;
+    return this.commandExitCode(code, stderr);
+  }
 
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const r = await this.exec(argv, options);
@@ -39,19 +88,20 @@ export abstract class CommandTransport implements Transport {
   }
 
   /**
-   * Runs the local client (ssh, podman, docker) that carries a command to the host: exact bytes, no final
-   * newline stripped, timeout and abort mapped to COMMAND_TIMEOUT and INTERRUPTED.
+   * Runs argv on the host, stdout kept as bytes: exact bytes, no final newline stripped, timeout and abort
+   * mapped to COMMAND_TIMEOUT and INTERRUPTED. Without stdin to feed, the command is watched, so that a timeout
+   * or abort stops it on the host as well.
    */
-  protected async spawnClient(
-    file: string,
-    args: string[],
+  private async exec(
     argv: string[],
-    options: RunOptions,
-    io: { input: Buffer | string; env?: NodeJS.ProcessEnv },
-  ): Promise<{ exitCode: number | undefined; stdout: Buffer; stderr: string }> {
-    const r = await execa(file, args, {
-      ...(io.env ? { env: io.env } : {}),
-      input: io.input,
+    options: RunOptions = {},
+  ): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+    if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
+    const watched = options.stdin === undefined;
+    const c = this.clientCommand(argv, options.env ?? {}, watched);
+    const child = execa(c.file, c.args, {
+      ...(c.env ? { env: c.env } : {}),
+      stdin: "pipe",
       encoding: "buffer",
       stripFinalNewline: false,
       timeout: options.timeoutMs,
@@ -59,6 +109,13 @@ export abstract class CommandTransport implements Transport {
       forceKillAfterDelay: 5_000,
       reject: false,
     });
+    // A client that exits early closes the pipe; that is its exit status's story, not an error here.
+    child.stdin?.on("error", () => {});
+    const input = Buffer.concat([c.prefix, Buffer.from(options.stdin ?? "")]);
+    // Watched: stdin stays open until the client exits; its end is what stops the command on the host.
+    if (watched) child.stdin?.write(input);
+    else child.stdin?.end(input);
+    const r = await child;
     if (r.timedOut) {
       throw new LifeboatError(
         "COMMAND_TIMEOUT",
@@ -66,10 +123,8 @@ export abstract class CommandTransport implements Transport {
       );
     }
     if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${argv[0]} on ${this.host} was interrupted`);
-    return {
-      exitCode: r.exitCode,
-      stdout: Buffer.from(r.stdout ?? []),
-      stderr: Buffer.from(r.stderr ?? []).toString(),
-    };
+    const stderr = Buffer.from(r.stderr ?? []).toString();
+    const exitCode = this.checkClientExit(r.exitCode, stderr);
+    return { exitCode, stdout: Buffer.from(r.stdout ?? []), stderr };
   }
 }

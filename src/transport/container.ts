@@ -2,8 +2,7 @@
 // from the CLI's own environment, so they are in no argv.
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
-import { CommandTransport, type ExecResult } from "./command.js";
-import type { RunOptions } from "./types.js";
+import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js";
 
 export type ContainerEngine = "podman" | "docker";
 
@@ -31,34 +30,34 @@ export class ContainerTransport extends CommandTransport {
     readonly host: string,
     private readonly container: string,
     private readonly engine: ContainerEngine,
+    /** Runs commands as this user (`exec --user`), like a non-root ssh login; default: the image's user. */
+    private readonly user?: string,
   ) {
     super();
   }
 
-  protected async exec(argv: string[], options: RunOptions = {}): Promise<ExecResult> {
-    if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
-    const env = options.env ?? {};
-    const args = ["exec", "-i", ...Object.keys(env).flatMap((key) => ["-e", key]), this.container, ...argv];
-    const r = await this.spawnClient(this.engine, args, argv, options, {
-      input: options.stdin ?? "",
-      env: { ...process.env, ...env },
-    });
-    const stderr = r.stderr;
+  protected clientCommand(argv: string[], env: Record<string, string>, watched: boolean): ClientCommand {
+    const args = ["exec", "-i", ...(this.user ? ["--user", this.user] : [])];
+    for (const key of Object.keys(env)) args.push("-e", key);
+    args.push(this.container, ...(watched ? ["sh", "-c", WATCHED_EXEC, "lifeboat"] : []), ...argv);
+    return { file: this.engine, args, env: { ...process.env, ...env }, prefix: Buffer.alloc(0) };
+  }
+
+  protected clientFailure(exitCode: number, stderr: string): LifeboatError | undefined {
     // The engine's own failure: podman 125 (no such container) or 255 (stopped), docker 1.
-    if ([1, 125, 255].includes(r.exitCode ?? 0) && notRunning.test(stderr)) {
-      throw new LifeboatError(
-        "HOST_UNREACHABLE",
-        `cannot reach ${this.host}: container ${this.container} is not running (${this.engine})`,
-        {
-          hint: `Start it (\`${this.engine} start ${this.container}\`) or check the container name in the policy.`,
-        },
-      );
-    }
+    if (![1, 125, 255].includes(exitCode) || !notRunning.test(stderr)) return undefined;
+    return new LifeboatError(
+      "HOST_UNREACHABLE",
+      `cannot reach ${this.host}: container ${this.container} is not running (${this.engine})`,
+      {
+        hint: `Start it (\`${this.engine} start ${this.container}\`) or check the container name in the policy.`,
+      },
+    );
+  }
+
+  protected override commandExitCode(exitCode: number, stderr: string): number {
     // An executable that does not exist: 127, as in a shell (podman says so with 127 already; docker with 126/127).
-    const exitCode = /executable file not found|no such file or directory: OCI/i.test(stderr)
-      ? 127
-      : (r.exitCode ?? 1);
-    return { exitCode, stdout: r.stdout, stderr };
+    return /executable file not found|no such file or directory: OCI/i.test(stderr) ? 127 : exitCode;
   }
 
   async address(): Promise<string> {

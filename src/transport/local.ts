@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
-import type { RunOptions, RunResult, Transport } from "./types.js";
+import type { LaunchSpec, RunOptions, RunResult, Transport } from "./types.js";
 
 export class LocalTransport implements Transport {
   readonly kind = "local" as const;
@@ -36,6 +36,18 @@ export class LocalTransport implements Transport {
       exitCode: missing ? 127 : (r.exitCode ?? 1),
       stdout: String(r.stdout ?? ""),
       stderr: missing ? `${file}: command not found` : String(r.stderr ?? ""),
+    };
+  }
+
+  launch(argv: string[], env: Record<string, string> = {}): LaunchSpec {
+    const [file, ...args] = argv;
+    if (!file) throw new LifeboatError("INTERNAL", "launch() needs a program");
+    return {
+      file,
+      args,
+      env: { ...process.env, ...env },
+      stdinPrefix: undefined,
+      exitCode: (code) => code ?? 1,
     };
   }
 

@@ -2,8 +2,7 @@
 // as they do for the user. Host key checking is never turned off (BatchMode makes an unknown key an error).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
-import { CommandTransport, type ExecResult } from "./command.js";
-import type { RunOptions } from "./types.js";
+import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js";
 
 export interface SshTarget {
   /** What `ssh` is given: user@address, or an alias from ~/.ssh/config. */
@@ -15,12 +14,12 @@ export interface SshTarget {
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-// Runs first on the host: reads "N\n" and N lines of KEY=base64(value) from stdin, exports them, then execs the
-// command with the rest of stdin. sh's `read` takes one byte at a time from a pipe, so nothing more is
-// consumed. (Command substitution drops trailing newlines from a value.)
-const PRELUDE =
+// Runs first on the host: reads "N\n" and N lines of KEY=base64(value) from stdin and exports them; the command
+// then has the rest of stdin. sh's `read` takes one byte at a time from a pipe, so nothing more is consumed.
+// (Command substitution drops trailing newlines from a value.)
+const READ_ENV =
   'read -r n || exit 125; i=0; while [ "$i" -lt "$n" ]; do IFS= read -r kv || exit 125; ' +
-  'export "${kv%%=*}=$(printf %s "${kv#*=}" | base64 -d)"; i=$((i+1)); done; exec "$@"';
+  'export "${kv%%=*}=$(printf %s "${kv#*=}" | base64 -d)"; i=$((i+1)); done; ';
 
 export class SshTransport extends CommandTransport {
   readonly kind = "ssh" as const;
@@ -32,47 +31,42 @@ export class SshTransport extends CommandTransport {
   }
 
   private sshArgs(): string[] {
-    const args = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
+    const args = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"];
     if (this.target.port) args.push("-p", String(this.target.port));
     if (this.target.identityFile) args.push("-i", this.target.identityFile, "-o", "IdentitiesOnly=yes");
     if (this.target.knownHostsFile) args.push("-o", `UserKnownHostsFile=${this.target.knownHostsFile}`);
     return args;
   }
 
-  protected async exec(argv: string[], options: RunOptions = {}): Promise<ExecResult> {
-    if (argv.length === 0) throw new LifeboatError("INTERNAL", "run() needs a program");
-    const env = Object.entries(options.env ?? {});
-    for (const [k] of env) {
+  protected clientCommand(argv: string[], env: Record<string, string>, watched: boolean): ClientCommand {
+    const vars = Object.entries(env);
+    for (const [k] of vars) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
         throw new LifeboatError("INTERNAL", `invalid environment variable name ${k}`);
     }
-    const header = `${env.length}\n${env.map(([k, v]) => `${k}=${Buffer.from(v).toString("base64")}\n`).join("")}`;
-    const input = Buffer.concat([Buffer.from(header), Buffer.from(options.stdin ?? "")]);
-    const remote = `sh -c ${quote(PRELUDE)} lifeboat ${argv.map(quote).join(" ")}`;
-    const r = await this.spawnClient(
-      "ssh",
-      [...this.sshArgs(), this.target.destination, remote],
-      argv,
-      options,
+    const header = `${vars.length}\n${vars.map(([k, v]) => `${k}=${Buffer.from(v).toString("base64")}\n`).join("")}`;
+    const script = READ_ENV + (watched ? WATCHED_EXEC : 'exec "$@"');
+    const remote = `sh -c ${quote(script)} lifeboat ${argv.map(quote).join(" ")}`;
+    return {
+      file: "ssh",
+      args: [...this.sshArgs(), this.target.destination, remote],
+      prefix: Buffer.from(header),
+    };
+  }
+
+  protected clientFailure(exitCode: number, stderr: string): LifeboatError | undefined {
+    // 255 is ssh's own failure: the connection, authentication or the host key.
+    if (exitCode !== 255) return undefined;
+    const why = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
+    return new LifeboatError(
+      "HOST_UNREACHABLE",
+      `cannot reach ${this.host} over ssh (${this.target.destination}): ${why}`,
       {
-        input,
+        hint:
+          "Check the address and that sshd runs there; that your key is accepted; and, for a new host, verify its " +
+          "key and add it to known_hosts (host key checking stays on).",
       },
     );
-    const stderr = r.stderr;
-    if (r.exitCode === 255) {
-      // 255 is ssh's own failure: the connection, authentication or the host key.
-      const why = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
-      throw new LifeboatError(
-        "HOST_UNREACHABLE",
-        `cannot reach ${this.host} over ssh (${this.target.destination}): ${why}`,
-        {
-          hint:
-            "Check the address and that sshd runs there; that your key is accepted; and, for a new host, verify its " +
-            "key and add it to known_hosts (host key checking stays on).",
-        },
-      );
-    }
-    return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr };
   }
 
   /** The address ssh really connects to, after ~/.ssh/config (aliases, HostName). */

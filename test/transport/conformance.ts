@@ -65,6 +65,46 @@ export function transportConformance(
       });
     });
 
+    it("stops a timed-out or aborted command on the host too, not only the local client", async () => {
+      const { transport, scratch } = await open();
+      const marks = [`${scratch}/timeout-mark`, `${scratch}/abort-mark`];
+      const late = (mark: string) => ["sh", "-c", `sleep 2; touch ${mark}`];
+      await expect(transport.run(late(marks[0] ?? ""), { timeoutMs: 300 })).rejects.toMatchObject({
+        code: "COMMAND_TIMEOUT",
+      });
+      await expect(
+        transport.run(late(marks[1] ?? ""), { signal: AbortSignal.timeout(300) }),
+      ).rejects.toMatchObject({ code: "INTERRUPTED" });
+      await new Promise((r) => setTimeout(r, 2500));
+      const left = await transport.run([
+        "sh",
+        "-c",
+        'for f; do [ -e "$f" ] && echo "$f"; done; true',
+        "x",
+        ...marks,
+      ]);
+      expect(left.stdout).toBe("");
+    });
+
+    it("launches a command for a caller that streams its output, with env and exit code", async () => {
+      const { transport } = await open();
+      const spec = transport.launch(["sh", "-c", 'printf %s "$LIFEBOAT_LAUNCH"; exit 4'], {
+        LIFEBOAT_LAUNCH: "streamed",
+      });
+      const { execa } = await import("execa");
+      const child = execa(spec.file, spec.args, {
+        env: spec.env,
+        extendEnv: false,
+        stdin: "pipe",
+        reject: false,
+      });
+      if (spec.stdinPrefix) child.stdin?.write(spec.stdinPrefix);
+      else child.stdin?.end();
+      const r = await child;
+      expect(r.stdout).toBe("streamed");
+      expect(spec.exitCode(r.exitCode, String(r.stderr))).toBe(4);
+    });
+
     it("writes files with exact bytes and mode, and reads them back", async () => {
       const { transport, scratch } = await open();
       const file = `${scratch}/secret-${randomBytes(4).toString("hex")}.bin`;
