@@ -49,6 +49,7 @@ const exitCodeByErrorCode = {
   REPOSITORY_DAMAGED: ExitCode.failure,
   HOST_UNREACHABLE: ExitCode.hostUnreachable,
   HOST_FILE_MISSING: ExitCode.failure,
+  HOST_SETUP_FAILED: ExitCode.failure,
   COMMAND_TIMEOUT: ExitCode.timedOut,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;

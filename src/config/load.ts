@@ -41,6 +41,8 @@ export interface PolicyDefaults {
   rpoSeconds: number;
   retention: Retention;
   checkSlices: number;
+  snapshotTimeout: string;
+  snapshotTimeoutSeconds: number;
 }
 
 export interface LifeboatConfig {
@@ -53,6 +55,8 @@ export interface LifeboatConfig {
   stateDir: string;
   targets: ReadonlyMap<string, TargetConfig>;
   defaults: PolicyDefaults & { repository: string };
+  /** Hosts snapshotted at once by `snapshot --all`. */
+  concurrency: number;
 }
 
 export const EMBEDDED_TARGET = "local";
@@ -180,6 +184,9 @@ function normalize(
       rpoSeconds: parseDuration(raw.defaults.rpo) ?? 86_400,
       retention: raw.defaults.retention,
       checkSlices: raw.defaults.checkSlices,
+      snapshotTimeout: raw.defaults.snapshotTimeout,
+      snapshotTimeoutSeconds: parseDuration(raw.defaults.snapshotTimeout) ?? 21_600,
     },
+    concurrency: raw.concurrency,
   };
 }

@@ -56,6 +56,8 @@ export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target]
 export const configSchema = z.strictObject({
   policies: z.string().default("policies"),
   runbooks: z.string().default("runbooks"),
+  /** How many hosts `snapshot --all` (and the daemon) snapshot at once. */
+  concurrency: z.number().int().min(1, "must be at least 1").max(64, "must be at most 64").default(2),
   targets: z.record(targetName, targetSchema).refine((t) => Object.keys(t).length > 0, {
     message: "name at least one storage target",
   }),
@@ -67,6 +69,8 @@ export const configSchema = z.strictObject({
       retention: retention.default({ daily: 7, weekly: 4, monthly: 6 }),
       /** `lifeboat check` reads 1/checkSlices of the data each run: all of it over that many runs. */
       checkSlices: checkSlices.default(7),
+      /** A snapshot still running after this long is stopped (on the host too) and recorded as failed. */
+      snapshotTimeout: duration.default("6h"),
     })
     .prefault({}),
 });

@@ -15,13 +15,14 @@ import {
 import { zodProblems } from "../yaml/zod-problems.js";
 import { type ClassifiedPath, normalizePath } from "./classify.js";
 import { classificationProblems } from "./rules.js";
-import { type DataClass, type PolicyFile, policySchema } from "./schema.js";
+import { type DataClass, type PolicyFile, policySchema, type TransportSetting } from "./schema.js";
 
 export interface Policy extends PolicyDefaults {
   host: string;
   /** The policy file, absolute. */
   file: string;
-  transport: "local";
+  transport: TransportSpec;
+  installRestic: boolean;
   repository: string;
   /** Every classified path, normalized; nested entries refine their parents (the most specific wins). */
   entries: ClassifiedPath[];
@@ -148,6 +149,27 @@ function policyProblems(doc: LocatedDocument, p: LenientPolicy, config: Lifeboat
   return problems;
 }
 
+/** The transport setting with its short forms spelled out. */
+export type TransportSpec =
+  | { kind: "local" }
+  | {
+      kind: "ssh";
+      destination: string;
+      port?: number | undefined;
+      identityFile?: string | undefined;
+      knownHostsFile?: string | undefined;
+    }
+  | { kind: "container"; name: string; engine?: "podman" | "docker" | undefined; user?: string | undefined };
+
+function transportSpec(t: TransportSetting): TransportSpec {
+  if (t === "local") return { kind: "local" };
+  if ("ssh" in t)
+    return typeof t.ssh === "string" ? { kind: "ssh", destination: t.ssh } : { kind: "ssh", ...t.ssh };
+  return typeof t.container === "string"
+    ? { kind: "container", name: t.container }
+    : { kind: "container", ...t.container };
+}
+
 function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): Policy {
   const classes: DataClass[] = ["irreplaceable", "rebuildable", "ignored"];
   const entries = classes.flatMap((dataClass) =>
@@ -157,13 +179,18 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
   return {
     host: p.host,
     file,
-    transport: p.transport,
+    transport: transportSpec(p.transport),
+    installRestic: p.installRestic,
     repository: p.repository ?? config.defaults.repository,
     schedule: p.schedule ?? config.defaults.schedule,
     rpo,
     rpoSeconds: parseDuration(rpo) ?? config.defaults.rpoSeconds,
     retention: p.retention ?? config.defaults.retention,
     checkSlices: p.checkSlices ?? config.defaults.checkSlices,
+    snapshotTimeout: p.snapshotTimeout ?? config.defaults.snapshotTimeout,
+    snapshotTimeoutSeconds: p.snapshotTimeout
+      ? (parseDuration(p.snapshotTimeout) ?? config.defaults.snapshotTimeoutSeconds)
+      : config.defaults.snapshotTimeoutSeconds,
     entries,
     exclude: p.exclude,
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,

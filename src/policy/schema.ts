@@ -16,19 +16,65 @@ export const classifiedPath = z.string().superRefine((p, ctx) => {
   }
 });
 
-export const transport = z.literal("local", {
-  error: () => 'must be "local" (the ssh and container transports are not available yet)',
+const absolutePath = z.string().startsWith("/", "must be an absolute path");
+
+/** user@address or an alias from ~/.ssh/config: what `ssh` is given; never an option. */
+const sshDestination = z
+  .string()
+  .regex(/^[^\s-][^\s]*$/, "must be user@address or an ssh config alias, without spaces or a leading -");
+
+const sshTransport = z.strictObject({
+  ssh: z.union(
+    [
+      sshDestination,
+      z.strictObject({
+        destination: sshDestination,
+        port: z.number().int().min(1).max(65535).optional(),
+        /** A private key for this host; default: the ssh client's own (agent, ~/.ssh/config). */
+        identityFile: absolutePath.optional(),
+        /** default: the user's ~/.ssh/known_hosts. Host key checking is never turned off. */
+        knownHostsFile: absolutePath.optional(),
+      }),
+    ],
+    { error: () => "must be user@address, or { destination, port, identityFile, knownHostsFile }" },
+  ),
+});
+
+const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a container name or id");
+
+const containerTransport = z.strictObject({
+  container: z.union(
+    [
+      containerName,
+      z.strictObject({
+        name: containerName,
+        /** default: podman if it works, else docker. */
+        engine: z.enum(["podman", "docker"]).optional(),
+        /** Run commands (restic) as this user instead of the container's default. */
+        user: z.string().min(1).optional(),
+      }),
+    ],
+    { error: () => "must be a container name, or { name, engine, user }" },
+  ),
+});
+
+/** How Lifeboat reaches the host: this machine, ssh, or a container on this machine. */
+export const transport = z.union([z.literal("local"), sshTransport, containerTransport], {
+  error: () => 'must be local, { ssh: "user@address" } or { container: name }',
 });
 
 export const policySchema = z.strictObject({
   host: hostName,
   transport: transport.default("local"),
+  /** Copy Lifeboat's own restic to the host when its restic is missing or older than 0.17 (removed after). */
+  installRestic: z.boolean().default(true),
   /** A storage target named in lifeboat.yaml; default: defaults.repository. */
   repository: targetName.optional(),
   schedule: cron.optional(),
   rpo: duration.optional(),
   retention: retention.optional(),
   checkSlices: checkSlices.optional(),
+  snapshotTimeout: duration.optional(),
   irreplaceable: z
     .array(classifiedPath)
     .min(1, "list at least one irreplaceable path; a host with nothing irreplaceable needs no policy"),
@@ -51,5 +97,6 @@ export const policySchema = z.strictObject({
 });
 
 export type PolicyFile = z.infer<typeof policySchema>;
+export type TransportSetting = z.infer<typeof transport>;
 export type DataClass = "irreplaceable" | "rebuildable" | "ignored";
 export const DATA_CLASSES: readonly DataClass[] = ["irreplaceable", "rebuildable", "ignored"];

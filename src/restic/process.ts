@@ -2,6 +2,7 @@
 import { execa } from "execa";
 import type { Logger } from "pino";
 import { LifeboatError } from "../errors.js";
+import type { Transport } from "../transport/types.js";
 import { resticError } from "./errors.js";
 import { type JsonMessage, parseJsonLine } from "./messages.js";
 
@@ -21,6 +22,8 @@ export interface ResticContext {
   baseEnv?: NodeJS.ProcessEnv | undefined;
   /** Watches remote storage while restic runs: restic itself retries an outage for 15 minutes. */
   storageProbe?: StorageProbe | undefined;
+  /** Runs restic on this host (ssh, container); default: here. */
+  transport?: Transport | undefined;
 }
 
 export interface StorageProbe {
@@ -86,6 +89,11 @@ export function childEnv(ctx: ResticContext): Record<string, string> {
   return { ...env, RESTIC_REPOSITORY: ctx.repository, ...ctx.secretEnv, RESTIC_PROGRESS_FPS: "4" };
 }
 
+/** What a restic on another host gets: the repository, credentials and settings, nothing of this machine's. */
+function hostEnv(ctx: ResticContext): Record<string, string> {
+  return { RESTIC_REPOSITORY: ctx.repository, ...ctx.secretEnv, RESTIC_PROGRESS_FPS: "4" };
+}
+
 export async function runRestic(
   ctx: ResticContext,
   subcommand: string,
@@ -110,10 +118,13 @@ export async function runRestic(
       })
     : undefined;
 
-  const subprocess = execa(ctx.binary, args, {
-    env: childEnv(ctx),
+  // On another host, a local client (ssh, podman exec) carries restic; its stdin held open stops restic there
+  // when the client is killed.
+  const launch = ctx.transport?.launch([ctx.binary, ...args], hostEnv(ctx));
+  const subprocess = execa(launch?.file ?? ctx.binary, launch?.args ?? args, {
+    env: launch?.env ?? childEnv(ctx),
     extendEnv: false,
-    stdin: "ignore",
+    stdin: launch?.stdinPrefix ? "pipe" : "ignore",
     reject: false,
     cancelSignal: stop.signal,
     forceKillAfterDelay: 10_000,
@@ -136,13 +147,18 @@ export async function runRestic(
       }
     },
   });
+  if (launch?.stdinPrefix) {
+    subprocess.stdin?.on("error", () => {});
+    subprocess.stdin?.write(launch.stdinPrefix);
+  }
   const result = await subprocess.finally(() => {
     unwatch?.();
     ctx.signal?.removeEventListener("abort", forward);
   });
   const stderr = stderrLines.join("\n");
   if (stderr) ctx.logger?.debug({ stderr }, `restic ${subcommand} stderr`);
-  const exitCode = result.exitCode ?? -1;
+  // The client's own failure (ssh 255, a stopped container) is the host's, not restic's.
+  const exitCode = (launch ? launch.exitCode(result.exitCode, stderr) : result.exitCode) ?? -1;
   if (exitCode === 0 || options.allowExitCodes?.includes(exitCode)) return { exitCode, stderr };
 
   if (outage && exitCode !== 0) {
@@ -157,6 +173,8 @@ export async function runRestic(
     );
   }
   if (ctx.signal?.aborted) {
+    // A caller that stops restic for a reason of its own (a snapshot's time limit) gave that reason.
+    if (ctx.signal.reason instanceof LifeboatError) throw ctx.signal.reason;
     // We stopped restic (Ctrl-C, SIGTERM): whatever it exited with, the cause is the interruption.
     throw new LifeboatError("INTERRUPTED", `restic ${subcommand} was interrupted`, {
       hint: "Nothing that was already saved is lost. Run the command again; `lifeboat unlock` clears a lock it left behind.",

@@ -1,5 +1,4 @@
 // `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
-import { lstat, readlink } from "node:fs/promises";
 import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
@@ -7,7 +6,10 @@ import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
+import { type HostRestic, resticOnHost } from "../restic/on-host.js";
 import { openPolicyRepository } from "../storage/repository.js";
+import { describeTransport, openTransport } from "../transport/open.js";
+import type { Transport } from "../transport/types.js";
 import { snapshotSelection } from "./selection.js";
 
 export interface SnapshotOptions {
@@ -36,26 +38,46 @@ export interface SnapshotOutcome {
   totalBytes: number;
   bytesAdded: number;
   resticVersion: string;
+  /** How the host was reached: "local", "ssh deploy@10.0.0.5", "container web1". */
+  transport: string;
+  /** Whether Lifeboat copied its own restic to the host for this run. */
+  resticCopied: boolean;
   /** Set when this snapshot created the repository and its key file. */
   createdKeyFile: string | undefined;
   repositoryCreated: boolean;
 }
 
+// Prints "missing <path>" or "link <path> -> <target>" for each irreplaceable path that is not the data itself.
+const PRESENCE_CHECK =
+  'for p; do if [ -L "$p" ]; then printf "link %s -> %s\\n" "$p" "$(readlink "$p")"; ' +
+  'elif [ ! -e "$p" ]; then printf "missing %s\\n" "$p"; fi; done';
+
 /**
- * Every irreplaceable path must exist and be the data itself: restic stores a symlink as a link, so a
- * snapshot of a linked path would hold no data at all. Checked before restic runs, so nothing is written.
+ * Every irreplaceable path must exist on the host and be the data itself: restic stores a symlink as a link,
+ * so a snapshot of a linked path would hold no data at all. Checked before restic runs, so nothing is written.
  */
-async function assertIrreplaceableDataPresent(host: string, paths: string[]): Promise<void> {
-  const missing: string[] = [];
-  const links: string[] = [];
-  for (const p of paths) {
-    try {
-      const info = await lstat(p);
-      if (info.isSymbolicLink()) links.push(`${p} -> ${await readlink(p)}`);
-    } catch {
-      missing.push(p);
-    }
+async function assertIrreplaceableDataPresent(
+  transport: Transport,
+  paths: string[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const host = transport.host;
+  const r = await transport.run(["sh", "-c", PRESENCE_CHECK, "lifeboat", ...paths], {
+    timeoutMs: 60_000,
+    signal,
+  });
+  if (r.exitCode !== 0) {
+    throw new LifeboatError(
+      "HOST_SETUP_FAILED",
+      `cannot check the irreplaceable paths on ${host}: ${r.stderr.trim()}`,
+      {
+        hint: `Check that ${host} has a POSIX sh and that the login user can see the paths.`,
+      },
+    );
   }
+  const lines = r.stdout.split("\n").filter(Boolean);
+  const missing = lines.filter((l) => l.startsWith("missing ")).map((l) => l.slice("missing ".length));
+  const links = lines.filter((l) => l.startsWith("link ")).map((l) => l.slice("link ".length));
   if (missing.length > 0) {
     throw new LifeboatError(
       "DATA_MISSING",
@@ -93,26 +115,76 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
       totalFiles: o.totalFiles,
       totalBytes: o.totalBytes,
       resticVersion: o.resticVersion,
+      transport: o.transport,
+      resticCopied: o.resticCopied,
     }),
   );
 }
 
 async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise<SnapshotOutcome> {
+  // The time limit stops restic on the host too; the run fails with COMMAND_TIMEOUT, not "interrupted".
+  const limit = new AbortController();
+  const timer = setTimeout(
+    () =>
+      limit.abort(
+        new LifeboatError(
+          "COMMAND_TIMEOUT",
+          `the snapshot of ${policy.host} did not finish within ${policy.snapshotTimeout}; restic was stopped`,
+          {
+            hint: "Nothing partial was saved as a snapshot. Look for a slow host or storage, or raise snapshotTimeout in the policy or lifeboat.yaml.",
+          },
+        ),
+      ),
+    policy.snapshotTimeoutSeconds * 1000,
+  );
+  const signal = options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal;
+  const transport = await openTransport(policy.host, policy.transport);
+  let onHost: HostRestic | undefined;
+  try {
+    if (transport.kind !== "local") {
+      onHost = await resticOnHost(transport, {
+        install: policy.installRestic,
+        policyFile: policy.file,
+        logger: options.logger,
+      });
+    }
+    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost);
+  } finally {
+    clearTimeout(timer);
+    await onHost?.cleanup();
+  }
+}
+
+async function snapshotOnHost(
+  options: SnapshotOptions,
+  policy: Policy,
+  transport: Transport,
+  onHost: HostRestic | undefined,
+): Promise<SnapshotOutcome> {
   const startedAt = new Date().toISOString();
   const selection = snapshotSelection(policy);
   const logger = options.logger?.child({ host: policy.host });
 
   await assertIrreplaceableDataPresent(
-    policy.host,
+    transport,
     policy.entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path),
+    options.signal,
   );
 
   const opened = await openPolicyRepository(options.config, policy, {
     create: true,
     logger,
     signal: options.signal,
+    onHost,
   });
-  logger?.info({ roots: selection.roots, excludes: selection.excludes.length }, "snapshot started");
+  logger?.info(
+    {
+      roots: selection.roots,
+      excludes: selection.excludes.length,
+      transport: describeTransport(policy.transport),
+    },
+    "snapshot started",
+  );
   const result = await opened.repo.backup({
     paths: selection.roots,
     excludes: selection.excludes,
@@ -141,6 +213,8 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
     totalBytes: s.total_bytes_processed,
     bytesAdded: s.data_added,
     resticVersion: opened.resticVersion,
+    transport: describeTransport(policy.transport),
+    resticCopied: onHost?.installed ?? false,
     createdKeyFile: opened.created?.keyFile,
     repositoryCreated: opened.created !== undefined,
   };

@@ -10,6 +10,10 @@ export interface RepositoryBackend {
   location: string;
   /** restic options for this backend (never secrets). */
   resticArgs: string[];
+  /** A CA certificate restic must trust: a restic on another host needs its own copy. */
+  caFile: string | undefined;
+  /** resticArgs for a restic that finds the CA certificate at `caFile`. */
+  resticArgsWithCa(caFile: string): string[];
   /** Credentials for restic's environment. */
   secretEnv: Record<string, string>;
   secrets: string[];
@@ -25,6 +29,8 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
     return {
       location,
       resticArgs: [],
+      caFile: undefined,
+      resticArgsWithCa: () => [],
       secretEnv: {},
       secrets: [],
       exists: async () => existsSync(path.join(location, "config")),
@@ -37,6 +43,8 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
   return {
     location: s3Location(target, host),
     resticArgs: s3ResticArgs(target),
+    caFile: target.caFile,
+    resticArgsWithCa: (caFile) => s3ResticArgs(target, caFile),
     secretEnv: {
       AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: secretAccessKey,

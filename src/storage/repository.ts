@@ -1,10 +1,12 @@
 // Opens the restic repository of one host on its storage target, creating it on first use.
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { findRestic } from "../restic/binary.js";
 import { ResticRepository } from "../restic/engine.js";
+import type { HostRestic } from "../restic/on-host.js";
 import { openBackend } from "./backend.js";
 import { generateKeyFile, resolvePassword } from "./password.js";
 
@@ -27,6 +29,8 @@ export interface OpenOptions {
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
   env?: NodeJS.ProcessEnv;
+  /** Run restic on this host rather than here. */
+  onHost?: HostRestic | undefined;
 }
 
 export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
@@ -51,7 +55,8 @@ export async function repositoryExists(
 export async function openRepository(options: OpenOptions): Promise<OpenedRepository> {
   const target = targetOf(options.config, options.targetName);
   const env = options.env ?? process.env;
-  const binary = await findRestic(env);
+  const onHost = options.onHost;
+  const binary = onHost ? { path: onHost.binary, version: onHost.version } : await findRestic(env);
   const backend = await openBackend(target, options.host);
   const exists = await backend.exists();
 
@@ -71,11 +76,17 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     keyGenerated = true;
   }
   const password = await resolvePassword(target.password, env);
+  let globalArgs = backend.resticArgs;
+  if (onHost && backend.caFile) {
+    globalArgs = backend.resticArgsWithCa(await onHost.put("ca.pem", await readFile(backend.caFile), 0o644));
+  }
   const repo = new ResticRepository({
     binary: binary.path,
     repository: backend.location,
-    globalArgs: backend.resticArgs,
-    secretEnv: { ...backend.secretEnv, ...password.env },
+    globalArgs,
+    // A key file is on this machine; a restic elsewhere gets the password itself, in its environment.
+    secretEnv: { ...backend.secretEnv, ...(onHost ? { RESTIC_PASSWORD: password.secret } : password.env) },
+    transport: onHost?.transport,
     secrets: [password.secret, ...backend.secrets],
     logger: options.logger,
     signal: options.signal,
@@ -95,7 +106,12 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
 export function openPolicyRepository(
   config: LifeboatConfig,
   policy: { host: string; repository: string },
-  options: { create?: boolean; logger?: Logger | undefined; signal?: AbortSignal | undefined } = {},
+  options: {
+    create?: boolean;
+    logger?: Logger | undefined;
+    signal?: AbortSignal | undefined;
+    onHost?: HostRestic | undefined;
+  } = {},
 ): Promise<OpenedRepository> {
   return openRepository({ config, targetName: policy.repository, host: policy.host, ...options });
 }

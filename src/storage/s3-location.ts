@@ -10,10 +10,10 @@ export function s3Location(target: S3TargetConfig, key: string): string {
   return `s3:${endpointOf(target)}/${target.bucket}/${target.prefix}/${key}`;
 }
 
-/** restic's own options for this target: never secrets. */
-export function s3ResticArgs(target: S3TargetConfig): string[] {
+/** restic's own options for this target: never secrets. `caFile`: where the CA is for the restic that runs. */
+export function s3ResticArgs(target: S3TargetConfig, caFile = target.caFile): string[] {
   const args = ["-o", `s3.region=${target.region}`];
   if (target.pathStyle) args.push("-o", "s3.bucket-lookup=path");
-  if (target.caFile) args.push("--cacert", target.caFile);
+  if (caFile) args.push("--cacert", caFile);
   return args;
 }

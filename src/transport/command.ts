@@ -122,6 +122,7 @@ export abstract class CommandTransport implements Transport {
         `${argv[0]} on ${this.host} did not finish within ${options.timeoutMs} ms`,
       );
     }
+    if (r.isCanceled && options.signal?.reason instanceof LifeboatError) throw options.signal.reason;
     if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${argv[0]} on ${this.host} was interrupted`);
     const stderr = Buffer.from(r.stderr ?? []).toString();
     const exitCode = this.checkClientExit(r.exitCode, stderr);

@@ -29,6 +29,7 @@ export class LocalTransport implements Transport {
         `${file} on ${this.host} did not finish within ${options.timeoutMs} ms`,
       );
     }
+    if (r.isCanceled && options.signal?.reason instanceof LifeboatError) throw options.signal.reason;
     if (r.isCanceled) throw new LifeboatError("INTERRUPTED", `${file} on ${this.host} was interrupted`);
     // A program that does not exist: 127, as a shell (and so the ssh and container transports) reports it.
     const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";

@@ -1,11 +1,18 @@
 // The test fleet: container hosts from a Debian bookworm base image built from Debian packages
-// (debootstrap minbase), imported into podman with the runc runtime and explicit ulimits (DESIGN.md).
+// (debootstrap minbase with restic and openssh-server), imported into podman with the runc runtime and explicit
+// ulimits (DESIGN.md). An SSH host is such a container running sshd with its own host key.
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { ContainerTransport } from "../../src/transport/container.js";
 
-export const BASE_IMAGE = "lifeboat-test-base:bookworm";
+// Bookworm's restic is 0.14, older than Lifeboat needs: hosts made from this image exercise the copy of
+// Lifeboat's own restic. Bump the version when the package list changes, so caches rebuild.
+const PACKAGES = ["restic", "openssh-server"];
+const IMAGE_VERSION = 2;
+export const BASE_IMAGE = `lifeboat-test-base:bookworm-${IMAGE_VERSION}`;
 const CACHE = process.env.LIFEBOAT_FLEET_CACHE ?? "/var/cache/lifeboat-test";
 const RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
@@ -25,12 +32,20 @@ async function requireTools(): Promise<void> {
 export async function ensureBaseImage(): Promise<void> {
   await requireTools();
   if ((await execa("podman", ["image", "exists", BASE_IMAGE], { reject: false })).exitCode === 0) return;
-  const tarball = path.join(CACHE, "bookworm-minbase.tar");
+  const tarball = path.join(CACHE, `bookworm-minbase-${IMAGE_VERSION}.tar`);
   if (!existsSync(tarball)) {
     await mkdir(CACHE, { recursive: true });
     const rootfs = await mkdtemp(path.join(CACHE, "rootfs-"));
     try {
-      await execa("debootstrap", ["--variant=minbase", "bookworm", rootfs, "http://deb.debian.org/debian"]);
+      await execa("debootstrap", [
+        "--variant=minbase",
+        `--include=${PACKAGES.join(",")}`,
+        "bookworm",
+        rootfs,
+        "http://deb.debian.org/debian",
+      ]);
+      // Every host gets its own ssh host key at start; none is baked into the image.
+      await execa("sh", ["-c", `rm -f ${rootfs}/etc/ssh/ssh_host_*`]);
       await execa("tar", ["-C", rootfs, "-cf", `${tarball}.part`, "."]);
       await execa("mv", [`${tarball}.part`, tarball]);
     } finally {
@@ -42,6 +57,9 @@ export async function ensureBaseImage(): Promise<void> {
 
 export interface ContainerHost {
   name: string;
+  /** A transport to the container as root, for setting up test data. */
+  root: ContainerTransport;
+  address(): Promise<string>;
   stop(): Promise<void>;
   remove(): Promise<void>;
 }
@@ -61,8 +79,11 @@ export async function startContainerHost(name: string): Promise<ContainerHost> {
     "sleep",
     "infinity",
   ]);
+  const root = new ContainerTransport(name, name, "podman");
   return {
     name,
+    root,
+    address: () => root.address(),
     stop: async () => {
       await execa("podman", ["stop", "-t", "1", name], { reject: false });
     },
@@ -70,4 +91,65 @@ export async function startContainerHost(name: string): Promise<ContainerHost> {
       await execa("podman", ["rm", "-f", name], { reject: false });
     },
   };
+}
+
+export interface SshHost extends ContainerHost {
+  /** user@address for ssh. */
+  destination: string;
+  identityFile: string;
+  knownHostsFile: string;
+}
+
+/**
+ * A container running sshd, with a fresh host key (in a known_hosts file of its own) and a client key pair
+ * that `user` accepts; a user other than root is created with a home directory.
+ */
+export async function startSshHost(name: string, user = "root"): Promise<SshHost> {
+  const host = await startContainerHost(name);
+  const { root } = host;
+  const dir = await mkdtemp(path.join(tmpdir(), `lifeboat-${name}-`));
+  const identityFile = path.join(dir, "id_ed25519");
+  await execa("ssh-keygen", [
+    "-q",
+    "-t",
+    "ed25519",
+    "-N",
+    "",
+    "-C",
+    `lifeboat-test@${name}`,
+    "-f",
+    identityFile,
+  ]);
+  const home = user === "root" ? "/root" : `/home/${user}`;
+  if (user !== "root") await must(root, ["useradd", "-m", "-s", "/bin/sh", user]);
+  await must(root, ["mkdir", "-p", "-m", "700", `${home}/.ssh`, "/run/sshd"]);
+  await root.writeFile(`${home}/.ssh/authorized_keys`, await readFile(`${identityFile}.pub`), 0o600);
+  await must(root, ["chown", "-R", `${user}:`, `${home}/.ssh`]);
+  await must(root, ["ssh-keygen", "-q", "-A"]);
+  await execa("podman", [
+    "exec",
+    "-d",
+    name,
+    "/usr/sbin/sshd",
+    "-D",
+    "-e",
+    "-o",
+    "PasswordAuthentication=no",
+  ]);
+  const address = await host.address();
+  const hostKey = (await root.readFile("/etc/ssh/ssh_host_ed25519_key.pub")).toString().trim();
+  const knownHostsFile = path.join(dir, "known_hosts");
+  await writeFile(knownHostsFile, `${address} ${hostKey.split(" ").slice(0, 2).join(" ")}\n`);
+  // Ready once sshd accepts connections.
+  for (let i = 0; i < 100; i++) {
+    const r = await execa("ssh-keyscan", ["-T", "2", address], { reject: false });
+    if (r.exitCode === 0 && String(r.stdout).length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { ...host, destination: `${user}@${address}`, identityFile, knownHostsFile };
+}
+
+async function must(t: ContainerTransport, argv: string[]): Promise<void> {
+  const r = await t.run(argv);
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed on ${t.host}: ${r.stderr}`);
 }

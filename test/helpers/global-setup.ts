@@ -23,7 +23,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!v || !isSupported(v))
     throw new Error(`restic ${v?.join(".")} is too old for the tests; run scripts/setup.sh`);
 
-  const s3 = await startS3Server();
+  // On all addresses: container hosts reach it through the podman bridge.
+  const s3 = await startS3Server({ address: "0.0.0.0" });
   const { stop, kill: _kill, ...info } = s3;
   project.provide("s3", info);
   return stop;

@@ -21,7 +21,9 @@ test("a valid policy loads with the defaults of lifeboat.yaml", async ({ ws }) =
   expect(set.policies).toHaveLength(1);
   expect(set.policies[0]).toMatchObject({
     host: "web1",
-    transport: "local",
+    transport: { kind: "local" },
+    installRestic: true,
+    snapshotTimeout: "6h",
     repository: "primary",
     schedule: "30 2 * * *",
     rpo: "24h",
@@ -92,9 +94,14 @@ test.for([
     "policies/p.yaml:4: exclude[0]: negated patterns would read data outside the irreplaceable class; classify the path instead",
   ],
   [
-    "a transport that is not available yet",
-    `host: web1\ntransport: { container: web1 }\nirreplaceable: [/a]\n`,
-    'policies/p.yaml:2: transport: must be "local" (the ssh and container transports are not available yet)',
+    "an unknown transport",
+    `host: web1\ntransport: { rsync: web1 }\nirreplaceable: [/a]\n`,
+    'policies/p.yaml:2: transport: must be local, { ssh: "user@address" } or { container: name }',
+  ],
+  [
+    "an ssh destination that would be an option",
+    `host: web1\ntransport: { ssh: "-oProxyCommand=sh" }\nirreplaceable: [/a]\n`,
+    "policies/p.yaml:2: transport",
   ],
   ["YAML syntax errors", `host: web1\nirreplaceable: [/a\n`, "policies/p.yaml:"],
 ] as const)("rejects %s with a file:line error", async ([, yaml, expected], { ws }) => {
@@ -104,6 +111,27 @@ test.for([
     problems.some((p) => p.startsWith(expected)),
     problems.join("\n"),
   ).toBe(true);
+});
+
+test("reads every form of transport, short and long", async ({ ws }) => {
+  await ws.writePolicy("a.yaml", `host: a\ntransport: { ssh: deploy@10.0.0.5 }\nirreplaceable: [/a]\n`);
+  await ws.writePolicy(
+    "b.yaml",
+    `host: b\ntransport:\n  ssh: { destination: db, port: 2222, identityFile: /k }\ninstallRestic: false\nirreplaceable: [/a]\n`,
+  );
+  await ws.writePolicy("c.yaml", `host: c\ntransport: { container: web1 }\nirreplaceable: [/a]\n`);
+  await ws.writePolicy(
+    "d.yaml",
+    `host: d\ntransport: { container: { name: web1, engine: docker, user: app } }\nsnapshotTimeout: 30m\nirreplaceable: [/a]\n`,
+  );
+  const set = await loadPolicies(await ws.config(), ws.policiesDir, ws.root);
+  expect(set.problems).toEqual([]);
+  expect(set.policies.map((p) => [p.transport, p.installRestic, p.snapshotTimeoutSeconds])).toEqual([
+    [{ kind: "ssh", destination: "deploy@10.0.0.5" }, true, 21_600],
+    [{ kind: "ssh", destination: "db", port: 2222, identityFile: "/k" }, false, 21_600],
+    [{ kind: "container", name: "web1" }, true, 21_600],
+    [{ kind: "container", name: "web1", engine: "docker", user: "app" }, true, 1800],
+  ]);
 });
 
 test("rejects a missing runbook file, and accepts one that exists", async ({ ws }) => {

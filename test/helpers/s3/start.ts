@@ -8,6 +8,8 @@ import { execa, type ResultPromise } from "execa";
 
 export interface S3ServerInfo {
   endpoint: string;
+  /** The same server as container hosts reach it: the podman bridge address (in the certificate too). */
+  fleetEndpoint: string;
   port: number;
   caFile: string;
   accessKeyId: string;
@@ -22,10 +24,20 @@ export interface RunningS3Server extends S3ServerInfo {
   kill(): void;
 }
 
+/** Where containers on podman's default network reach this machine. */
+export const FLEET_GATEWAY = "10.88.0.1";
+
 const SERVER = path.join(import.meta.dirname, "server.cjs");
 
 export async function startS3Server(
-  options: { dir?: string; port?: number; accessKeyId?: string; secretAccessKey?: string } = {},
+  options: {
+    dir?: string;
+    port?: number;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    /** "0.0.0.0" so that containers reach it too; the podman bridge exists only once a container runs. */
+    address?: string;
+  } = {},
 ): Promise<RunningS3Server> {
   const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), "lifeboat-s3-")));
   const accessKeyId = options.accessKeyId ?? `AK${randomBytes(8).toString("hex").toUpperCase()}`;
@@ -39,6 +51,7 @@ export async function startS3Server(
       S3_SECRET_KEY: secretAccessKey,
       S3_BUCKETS: bucket,
       S3_PORT: String(options.port ?? 0),
+      S3_ADDRESS: options.address ?? "127.0.0.1",
     },
     stdin: "ignore",
     stderr: "inherit",
@@ -56,6 +69,7 @@ export async function startS3Server(
   const { port, ca } = JSON.parse(line) as { port: number; ca: string };
   return {
     endpoint: `https://127.0.0.1:${port}`,
+    fleetEndpoint: `https://${FLEET_GATEWAY}:${port}`,
     port,
     caFile: ca,
     accessKeyId,
@@ -82,11 +96,11 @@ export function s3Env(s3: S3ServerInfo): Record<string, string> {
 }
 
 /** lifeboat.yaml for an s3 target on this server, under its own prefix. */
-export function s3Config(s3: S3ServerInfo, prefix: string, extra = ""): string {
+export function s3Config(s3: S3ServerInfo, prefix: string, extra = "", endpoint = s3.endpoint): string {
   return `targets:
   offsite:
     type: s3
-    endpoint: ${s3.endpoint}
+    endpoint: ${endpoint}
     bucket: ${s3.bucket}
     prefix: ${prefix}
     pathStyle: true
