@@ -1,27 +1,39 @@
 import type { Command } from "commander";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
 import { snapshotAndRetain } from "../retention/after-snapshot.js";
+import { fleetExitCode, type HostSnapshotResult, snapshotAll } from "../snapshot/all.js";
 import { formatBytes } from "../util/bytes.js";
-import type { CommandRunner } from "./context.js";
+import type { CommandContext, CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";
+import { printTable } from "./table.js";
 
 export function registerSnapshot(program: Command, run: CommandRunner): void {
   program
     .command("snapshot")
     .description("snapshot the irreplaceable data of a host (rebuildable and ignored paths are never read)")
-    .requiredOption("--host <host>", "the host, as named in its policy")
+    .option("--host <host>", "the host, as named in its policy")
+    .option("--all", "every host with a policy, `concurrency` (lifeboat.yaml) at a time")
     .option("--no-prune", "skip applying the retention rules after the snapshot")
     .addHelpText(
       "after",
-      "\nExit status: 0 done; 3 saved but some files unreadable; 4 irreplaceable data missing; 7 key missing;\n" +
-        "11 repository locked; 12 wrong password; 1 other failure.",
+      "\nExit status: 0 done; 3 saved but some files unreadable; 4 irreplaceable data missing; 5 restic missing\n" +
+        "on the host; 7 key missing; 11 repository locked; 12 wrong password; 13 host unreachable; 14 time limit\n" +
+        "reached; 1 other failure. With --all: 0 when every host succeeded, else the failures' shared status, or 1.",
     )
-    .action((opts: { host: string; prune: boolean }) =>
+    .action((opts: { host?: string; all?: boolean; prune: boolean }) =>
       run(async (ctx) => {
+        if (Boolean(opts.host) === Boolean(opts.all)) {
+          throw new LifeboatError("USAGE", "name one host with --host, or all of them with --all", {
+            hint: "For example: lifeboat snapshot --host web1",
+          });
+        }
         const config = await ctx.loadConfig();
+        if (opts.all) return snapshotEveryHost(ctx, config, opts.prune);
         const progress = await createProgress(`snapshot ${opts.host}`, !ctx.options.json);
         const outcome = await snapshotAndRetain({
           config,
-          host: opts.host,
+          host: opts.host ?? "",
           prune: opts.prune,
           logger: ctx.logger,
           signal: ctx.signal,
@@ -57,4 +69,59 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
         return retentionError?.exitCode;
       }),
     );
+}
+
+async function snapshotEveryHost(
+  ctx: CommandContext,
+  config: LifeboatConfig,
+  prune: boolean,
+): Promise<number> {
+  const results = await snapshotAll({
+    config,
+    prune,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    onResult: (r) =>
+      r.ok
+        ? ctx.logger.info({ host: r.host, snapshot: r.outcome.shortId }, "host done")
+        : ctx.logger.error({ host: r.host, code: r.error.code }, `host failed: ${r.error.message}`),
+  });
+  const seconds = (r: HostSnapshotResult): string =>
+    `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)}s`;
+  ctx.print(
+    {
+      hosts: results.map((r) =>
+        r.ok
+          ? { host: r.host, ok: true, startedAt: r.startedAt, finishedAt: r.finishedAt, snapshot: r.outcome }
+          : {
+              host: r.host,
+              ok: false,
+              startedAt: r.startedAt,
+              finishedAt: r.finishedAt,
+              error: r.error.toJSON(),
+            },
+      ),
+    },
+    () => {
+      const failed = results.filter((r) => !r.ok).length;
+      const rows = results.map((r) =>
+        r.ok
+          ? [r.host, "ok", r.outcome.shortId, formatBytes(r.outcome.bytesAdded), seconds(r), ""]
+          : [r.host, "FAILED", "", "", seconds(r), `[${r.error.code}] ${r.error.message}`],
+      );
+      const keys = results.flatMap((r) =>
+        r.ok && r.outcome.createdKeyFile ? [r.outcome.createdKeyFile] : [],
+      );
+      return [
+        printTable(["HOST", "RESULT", "SNAPSHOT", "ADDED", "TOOK", "ERROR"], rows),
+        "",
+        `${results.length - failed} of ${results.length} hosts snapshotted${failed ? `; ${failed} failed` : ""}.`,
+        ...[...new Set(keys)].map(
+          (k) =>
+            `NEW REPOSITORY KEY: ${k}: copy it somewhere safe, off this machine, now; without it the data is lost.`,
+        ),
+      ].join("\n");
+    },
+  );
+  return fleetExitCode(results);
 }

@@ -1,8 +1,10 @@
 // Builds the CLI the tests spawn, starts the shared S3 server, and fails (never skips) when restic is
 // missing or too old.
+import { rm } from "node:fs/promises";
 import { execa } from "execa";
 import type { TestProject } from "vitest/node";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
+import { ensureBaseImage } from "./fleet.js";
 import { type S3ServerInfo, startS3Server } from "./s3/start.js";
 
 declare module "vitest" {
@@ -24,8 +26,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`restic ${v?.join(".")} is too old for the tests; run scripts/setup.sh`);
 
   // On all addresses: container hosts reach it through the podman bridge.
+  // Once, before any worker needs a container host: two workers must not build the image side by side.
+  await ensureBaseImage();
   const s3 = await startS3Server({ address: "0.0.0.0" });
   const { stop, kill: _kill, ...info } = s3;
   project.provide("s3", info);
-  return stop;
+  return async () => {
+    await stop();
+    await rm(s3.dir, { recursive: true, force: true });
+  };
 }

@@ -58,6 +58,12 @@ export class Workspace {
   }
   s3: S3ServerInfo | undefined;
 
+  /** An s3 target as container hosts reach it (the podman bridge), plus top-level settings in `extra`. */
+  async useFleetS3(s3: S3ServerInfo, extra = ""): Promise<void> {
+    this.s3 = s3;
+    await this.writeConfig(s3Config(s3, `t-${path.basename(this.root)}`, "", s3.fleetEndpoint) + extra);
+  }
+
   config(env: NodeJS.ProcessEnv = this.env): Promise<LifeboatConfig> {
     return loadConfig({ file: this.configFile, env, cwd: this.root });
   }
