@@ -5,10 +5,12 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { readConfig, type TargetConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
-import { loadPolicies } from "../policy/load.js";
+import { loadPolicies, type Policy } from "../policy/load.js";
 import { findRestic } from "../restic/binary.js";
+import { inspectHostRestic } from "../restic/on-host.js";
 import { resolvePassword } from "../storage/password.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
+import { describeTransport, openTransport } from "../transport/open.js";
 import { formatProblem } from "../yaml/located.js";
 
 export interface DoctorCheck {
@@ -52,6 +54,19 @@ async function localChecks(t: Extract<TargetConfig, { type: "local" }>): Promise
   ];
 }
 
+/** The host answers over its transport, and its restic will do (or Lifeboat may bring its own). */
+async function hostCheck(policy: Policy): Promise<string> {
+  const transport = await openTransport(policy.host, policy.transport);
+  const restic = await inspectHostRestic(transport, {
+    install: policy.installRestic,
+    policyFile: policy.file,
+  });
+  const how = `reached over ${describeTransport(policy.transport)}`;
+  return restic.usable
+    ? `${how}; restic ${restic.version}`
+    : `${how}; restic ${restic.found} there: each snapshot copies Lifeboat's own for the run`;
+}
+
 export async function doctor(options: {
   configFile?: string | undefined;
   logger?: Logger | undefined;
@@ -79,6 +94,9 @@ export async function doctor(options: {
         },
   );
   if (!config || !set) return checks;
+  for (const p of set.policies.filter((p) => p.transport.kind !== "local")) {
+    checks.push(await run(`host ${p.host}`, () => hostCheck(p)));
+  }
   for (const t of config.targets.values()) {
     const storage =
       t.type === "s3" ? await (await import("./doctor-s3.js")).s3Checks(t) : await localChecks(t);

@@ -31,6 +31,40 @@ async function hostVersion(
   return { exitCode: r.exitCode, ...(r.exitCode === 0 ? { version: parseResticVersion(r.stdout) } : {}) };
 }
 
+export interface HostResticState {
+  /** The host's own restic is recent enough. */
+  usable: boolean;
+  version: string | undefined;
+  /** What is wrong with it, for messages: "is not installed", "0.14.0 is too old", "does not run". */
+  found: string;
+}
+
+/**
+ * The host's own restic, without changing anything there: usable, or what is wrong with it. Throws when it is
+ * not usable and the policy forbids copying Lifeboat's (`install: false`).
+ */
+export async function inspectHostRestic(
+  transport: Transport,
+  options: { install: boolean; policyFile?: string | undefined },
+): Promise<HostResticState> {
+  const own = await hostVersion(transport, "restic");
+  const version = own.version?.join(".");
+  if (own.version && isSupported(own.version))
+    return { usable: true, version, found: `${version} is installed` };
+  const found =
+    own.exitCode === 127 ? "is not installed" : version ? `${version} is too old` : "does not run";
+  if (!options.install) {
+    throw new LifeboatError(
+      own.version ? "RESTIC_TOO_OLD" : "RESTIC_MISSING",
+      `restic ${found} on ${transport.host}, and its policy forbids copying Lifeboat's (installRestic: false)`,
+      {
+        hint: `Install restic ${MIN_RESTIC.join(".")} or newer on ${transport.host} (on Debian 12: the trixie package, as README says), or remove installRestic: false from ${options.policyFile ?? "its policy"} to let Lifeboat bring its own for each run.`,
+      },
+    );
+  }
+  return { usable: false, version, found };
+}
+
 /** restic on a host reached over ssh or a container; `install: false` forbids copying Lifeboat's own. */
 export async function resticOnHost(
   transport: Transport,
@@ -74,26 +108,10 @@ export async function resticOnHost(
     }
   };
 
-  const own = await hostVersion(transport, "restic");
-  if (own.version && isSupported(own.version)) {
-    return { transport, binary: "restic", version: own.version.join("."), installed: false, put, cleanup };
-  }
-  const found =
-    own.exitCode === 127
-      ? "is not installed"
-      : own.version
-        ? `${own.version.join(".")} is too old`
-        : "does not run";
-  if (!options.install) {
-    throw new LifeboatError(
-      own.version ? "RESTIC_TOO_OLD" : "RESTIC_MISSING",
-      `restic ${found} on ${host}, and its policy forbids copying Lifeboat's (installRestic: false)`,
-      {
-        hint: `Install restic ${MIN_RESTIC.join(".")} or newer on ${host} (on Debian 12: the trixie package, as README says), or remove installRestic: false from ${options.policyFile ?? "its policy"} to let Lifeboat bring its own for each run.`,
-      },
-    );
-  }
-
+  const own = await inspectHostRestic(transport, options);
+  if (own.usable)
+    return { transport, binary: "restic", version: own.version ?? "", installed: false, put, cleanup };
+  const found = own.found;
   const local = await findRestic();
   const arch = (await transport.run(["uname", "-m"])).stdout.trim();
   if (arch && arch !== machine()) {

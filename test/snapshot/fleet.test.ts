@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, inject } from "vitest";
+import type { DoctorCheck } from "../../src/admin/doctor.js";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import type { ContainerTransport } from "../../src/transport/container.js";
@@ -231,6 +232,23 @@ test("an unreachable SSH host, a stopped container and a host without restic fai
   }
   expect(await catalogRecord(ws, "web1")).toMatchObject({ outcome: "succeeded" });
   expect(await catalogRecord(ws, "db1")).toMatchObject({ outcome: "succeeded" });
+
+  // doctor names the same problems before the night's run does.
+  const d = await runCli(["--json", "doctor"], ws.env);
+  const checks = (JSON.parse(d.stdout) as { result: DoctorCheck[] }).result;
+  const check = (host: string) => checks.find((c) => c.name === `host ${host}`);
+  expect(check("web1")).toMatchObject({
+    ok: true,
+    detail: `reached over container ${web1.name}; restic 0.14.0 is too old there: each snapshot copies Lifeboat's own for the run`,
+  });
+  expect(check("db1")).toMatchObject({
+    ok: true,
+    detail: expect.stringContaining(`reached over ssh ${db1.destination}`),
+  });
+  expect(check("gone")).toMatchObject({ ok: false, code: "HOST_UNREACHABLE" });
+  expect(check("stopped")).toMatchObject({ ok: false, code: "HOST_UNREACHABLE" });
+  expect(check("bare")).toMatchObject({ ok: false, code: "RESTIC_MISSING" });
+  expect(d.exitCode).not.toBe(0);
 });
 
 test("snapshot --all: a hung host holds one slot until its time limit; the other hosts finish meanwhile, and restic stops on the hung host", async ({
