@@ -21,14 +21,37 @@ export interface HostRestic {
   cleanup(): Promise<void>;
 }
 
-const VERSION_TIMEOUT_MS = 60_000;
+const PROBE_TIMEOUT_MS = 60_000;
 
-async function hostVersion(
-  transport: Transport,
-  binary: string,
-): Promise<{ exitCode: number; version?: [number, number, number] }> {
-  const r = await transport.run([binary, "version"], { timeoutMs: VERSION_TIMEOUT_MS });
-  return { exitCode: r.exitCode, ...(r.exitCode === 0 ? { version: parseResticVersion(r.stdout) } : {}) };
+// One round trip: the host's machine type, then its restic's version and exit status.
+const PROBE = 'uname -m; restic version 2>&1; echo "rc=$?"';
+
+// One round trip with our restic on stdin: a private directory, the binary in it, and proof that it runs there.
+// /var/tmp first: /tmp is more often mounted noexec.
+const INSTALL =
+  "umask 077; d=$(mktemp -d /var/tmp/lifeboat.XXXXXXXX 2>/dev/null || mktemp -d) || exit 90; " +
+  'printf "dir=%s\\n" "$d"; cat > "$d/restic" && chmod 700 "$d/restic" || exit 91; "$d/restic" version';
+
+// The first file of a run: a private directory, made in the same round trip.
+const PUT_FIRST =
+  "umask 077; d=$(mktemp -d /var/tmp/lifeboat.XXXXXXXX 2>/dev/null || mktemp -d) || exit 90; " +
+  'printf "dir=%s\\n" "$d"; cat > "$d/$1" && chmod "$2" "$d/$1"';
+
+interface Probe {
+  arch: string;
+  exitCode: number;
+  version: [number, number, number] | undefined;
+}
+
+async function probeHost(transport: Transport): Promise<Probe> {
+  const r = await transport.run(["sh", "-c", PROBE], { timeoutMs: PROBE_TIMEOUT_MS });
+  const lines = r.stdout.trim().split("\n");
+  const exitCode = Number(/^rc=(\d+)$/.exec(lines.at(-1) ?? "")?.[1] ?? r.exitCode);
+  return {
+    arch: lines[0]?.trim() ?? "",
+    exitCode,
+    version: exitCode === 0 ? parseResticVersion(lines.slice(1).join("\n")) : undefined,
+  };
 }
 
 export interface HostResticState {
@@ -37,6 +60,8 @@ export interface HostResticState {
   version: string | undefined;
   /** What is wrong with it, for messages: "is not installed", "0.14.0 is too old", "does not run". */
   found: string;
+  /** The host's machine type (uname -m). */
+  arch: string;
 }
 
 /**
@@ -47,10 +72,10 @@ export async function inspectHostRestic(
   transport: Transport,
   options: { install: boolean; policyFile?: string | undefined },
 ): Promise<HostResticState> {
-  const own = await hostVersion(transport, "restic");
+  const own = await probeHost(transport);
   const version = own.version?.join(".");
   if (own.version && isSupported(own.version))
-    return { usable: true, version, found: `${version} is installed` };
+    return { usable: true, version, found: `${version} is installed`, arch: own.arch };
   const found =
     own.exitCode === 127 ? "is not installed" : version ? `${version} is too old` : "does not run";
   if (!options.install) {
@@ -62,7 +87,7 @@ export async function inspectHostRestic(
       },
     );
   }
-  return { usable: false, version, found };
+  return { usable: false, version, found, arch: own.arch };
 }
 
 /** restic on a host reached over ssh or a container; `install: false` forbids copying Lifeboat's own. */
@@ -72,26 +97,28 @@ export async function resticOnHost(
 ): Promise<HostRestic> {
   const host = transport.host;
   let workDir: string | undefined;
-  const makeWorkDir = async (): Promise<string> => {
-    if (workDir) return workDir;
-    // /var/tmp first: /tmp is more often mounted noexec, and a copied restic must run.
-    const r = await transport.run(["sh", "-c", "mktemp -d /var/tmp/lifeboat.XXXXXXXX || mktemp -d"]);
-    const dir = r.stdout.trim().split("\n").at(-1) ?? "";
-    if (r.exitCode !== 0 || !dir.startsWith("/"))
-      throw new LifeboatError(
-        "HOST_SETUP_FAILED",
-        `cannot create a private directory on ${host}: ${r.stderr.trim()}`,
-        {
-          hint: `Check that ${host} has free space in /var/tmp or /tmp and that the login user may write there.`,
-        },
-      );
-    workDir = dir;
-    return dir;
-  };
+  const setupFailed = (what: string, stderr: string) =>
+    new LifeboatError("HOST_SETUP_FAILED", `${what} on ${host}: ${stderr.trim() || "no reason given"}`, {
+      hint: `Check that ${host} has free space in /var/tmp or /tmp, that the login user may write there and that it is not mounted noexec; or install restic ${MIN_RESTIC.join(".")} or newer on ${host}.`,
+    });
   const put = async (name: string, data: Buffer, mode = 0o600): Promise<string> => {
-    const file = `${await makeWorkDir()}/${name}`;
-    await transport.writeFile(file, data, mode);
-    return file;
+    if (workDir) {
+      await transport.writeFile(`${workDir}/${name}`, data, mode);
+      return `${workDir}/${name}`;
+    }
+    // The first file makes the directory in the same round trip.
+    const r = await transport.run(["sh", "-c", PUT_FIRST, "lifeboat", name, mode.toString(8)], {
+      stdin: data,
+    });
+    workDir = /^dir=(\/\S+)$/m.exec(r.stdout)?.[1];
+    if (r.exitCode !== 0 || !workDir) {
+      await cleanup();
+      throw setupFailed(
+        r.exitCode === 90 ? "cannot create a private directory" : `cannot write ${name}`,
+        r.stderr,
+      );
+    }
+    return `${workDir}/${name}`;
   };
   const cleanup = async (): Promise<void> => {
     if (!workDir) return;
@@ -111,37 +138,36 @@ export async function resticOnHost(
   const own = await inspectHostRestic(transport, options);
   if (own.usable)
     return { transport, binary: "restic", version: own.version ?? "", installed: false, put, cleanup };
-  const found = own.found;
   const local = await findRestic();
-  const arch = (await transport.run(["uname", "-m"])).stdout.trim();
-  if (arch && arch !== machine()) {
+  if (own.arch && own.arch !== machine()) {
     throw new LifeboatError(
       "RESTIC_MISSING",
-      `restic ${found} on ${host}, and Lifeboat's own restic is built for ${machine()}, not ${arch}`,
+      `restic ${own.found} on ${host}, and Lifeboat's own restic is built for ${machine()}, not ${own.arch}`,
       { hint: `Install restic ${MIN_RESTIC.join(".")} or newer on ${host}.` },
     );
   }
-  try {
-    const binary = await put("restic", await readFile(resolveOnPath(local.path)), 0o700);
-    const copied = await hostVersion(transport, binary);
-    if (!copied.version) {
-      throw new LifeboatError(
-        "HOST_SETUP_FAILED",
-        `the restic copied to ${host} does not run (exit ${copied.exitCode})`,
-        {
-          hint: `Its directory may be mounted noexec; install restic ${MIN_RESTIC.join(".")} or newer on ${host} instead.`,
-        },
-      );
-    }
-    options.logger?.info(
-      { host, restic: copied.version.join("."), found },
-      "copied Lifeboat's restic to the host for this run",
-    );
-    return { transport, binary, version: copied.version.join("."), installed: true, put, cleanup };
-  } catch (err) {
+  const r = await transport.run(["sh", "-c", INSTALL], {
+    stdin: await readFile(resolveOnPath(local.path)),
+    timeoutMs: 10 * PROBE_TIMEOUT_MS,
+  });
+  workDir = /^dir=(\/\S+)$/m.exec(r.stdout)?.[1];
+  const version = r.exitCode === 0 ? parseResticVersion(r.stdout) : undefined;
+  if (!version) {
     await cleanup();
-    throw err;
+    const what =
+      r.exitCode === 90
+        ? "cannot create a private directory"
+        : r.exitCode === 91
+          ? "cannot write Lifeboat's restic"
+          : `the restic copied there does not run (exit ${r.exitCode})`;
+    throw setupFailed(what, r.stderr);
   }
+  const binary = `${workDir}/restic`;
+  options.logger?.info(
+    { host, restic: version.join("."), found: own.found },
+    "copied Lifeboat's restic to the host for this run",
+  );
+  return { transport, binary, version: version.join("."), installed: true, put, cleanup };
 }
 
 /** An absolute path for a program name found on PATH. */

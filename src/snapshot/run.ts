@@ -140,6 +140,13 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
   const signal = options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal;
   const transport = await openTransport(policy.host, policy.transport);
   let onHost: HostRestic | undefined;
+  // Both are round trips to the host and independent: run them side by side.
+  const present = assertIrreplaceableDataPresent(
+    transport,
+    policy.entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path),
+    signal,
+  );
+  present.catch(() => {}); // awaited below; a failure of resticOnHost must not leave it unhandled
   try {
     if (transport.kind !== "local") {
       onHost = await resticOnHost(transport, {
@@ -148,7 +155,8 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
         logger: options.logger,
       });
     }
-    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost);
+    await present;
+    return await snapshotOnHost({ ...options, signal }, policy, onHost);
   } finally {
     clearTimeout(timer);
     await onHost?.cleanup();
@@ -158,18 +166,11 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
 async function snapshotOnHost(
   options: SnapshotOptions,
   policy: Policy,
-  transport: Transport,
   onHost: HostRestic | undefined,
 ): Promise<SnapshotOutcome> {
   const startedAt = new Date().toISOString();
   const selection = snapshotSelection(policy);
   const logger = options.logger?.child({ host: policy.host });
-
-  await assertIrreplaceableDataPresent(
-    transport,
-    policy.entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path),
-    options.signal,
-  );
 
   const opened = await openPolicyRepository(options.config, policy, {
     create: true,

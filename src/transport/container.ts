@@ -6,8 +6,24 @@ import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js
 
 export type ContainerEngine = "podman" | "docker";
 
-/** The engine a policy names, else the first CLI found that answers (podman first: it needs no daemon). */
-export async function findEngine(named?: ContainerEngine): Promise<ContainerEngine> {
+const engines = new Map<string, Promise<ContainerEngine>>();
+
+/**
+ * The engine a policy names, else the first CLI found that answers (podman first: it needs no daemon). Asked
+ * once per process: `snapshot --all` over many containers pays for `info` once.
+ */
+export function findEngine(named?: ContainerEngine): Promise<ContainerEngine> {
+  const key = named ?? "any";
+  let found = engines.get(key);
+  if (!found) {
+    found = probeEngine(named);
+    engines.set(key, found);
+    found.catch(() => engines.delete(key));
+  }
+  return found;
+}
+
+async function probeEngine(named?: ContainerEngine): Promise<ContainerEngine> {
   for (const engine of named ? [named] : (["podman", "docker"] as const)) {
     const r = await execa(engine, ["info", "--format", "{{.Host.Arch}}"], { reject: false, timeout: 15_000 });
     if (r.exitCode === 0) return engine;
