@@ -21,6 +21,26 @@ export interface BackupOptions {
   onItemError?: (error: ItemError) => void;
 }
 
+export interface CommandBackupOptions {
+  /** The program and its arguments, run by restic on the same host; its stdout is the snapshot's one file. */
+  command: string[];
+  /** The file's name in the snapshot (restic 0.18 refuses a name with directories in it). */
+  filename: string;
+  host: string;
+  tags: string[];
+}
+
+// restic hands its whole environment to the command it runs: these never reach a dump program.
+const RESTIC_SECRETS = [
+  "RESTIC_PASSWORD",
+  "RESTIC_PASSWORD_FILE",
+  "RESTIC_PASSWORD_COMMAND",
+  "RESTIC_REPOSITORY",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+];
+
 export interface BackupResult {
   summary: BackupSummary;
   snapshotId: string;
@@ -123,6 +143,65 @@ export class ResticRepository {
       });
     }
     return { summary, snapshotId: summary.snapshot_id, itemErrors, incomplete: exitCode === 3 };
+  }
+
+  /**
+   * A snapshot of one command's output (a database dump), streamed by restic with --stdin-from-command: no
+   * temporary file anywhere. When the command fails, restic saves no snapshot and this throws DUMP_FAILED
+   * with the command's own last words (restic prefixes its stderr with "subprocess <name>: ").
+   */
+  async backupFromCommand(options: CommandBackupOptions): Promise<BackupResult> {
+    if (options.filename.includes("/"))
+      throw new LifeboatError(
+        "INTERNAL",
+        `a command snapshot's file name has no directories: ${options.filename}`,
+      );
+    const args = [
+      "--host",
+      options.host,
+      "--quiet",
+      "--stdin-from-command",
+      "--stdin-filename",
+      options.filename,
+    ];
+    for (const tag of options.tags) args.push("--tag", tag);
+    args.push("--", "env", ...RESTIC_SECRETS.flatMap((name) => ["-u", name]), ...options.command);
+    const said: string[] = [];
+    let summary: BackupSummary | undefined;
+    try {
+      await this.lockAware(() =>
+        runRestic(this.ctx, "backup", {
+          args,
+          onStderrLine: (line) => {
+            const m = /^subprocess [^:]*: (.*)$/.exec(line);
+            if (m?.[1] && said.length < 20) said.push(m[1]);
+          },
+          onMessage: (m) => {
+            if (m.message_type === "summary") summary = m as unknown as BackupSummary;
+          },
+        }),
+      );
+    } catch (err) {
+      const failed =
+        err instanceof LifeboatError && /command failed|executable file not found/.test(err.message);
+      if (!failed) throw err;
+      const status = /command failed: (.*)$/.exec(err.message)?.[1] ?? err.message;
+      throw new LifeboatError(
+        "DUMP_FAILED",
+        `${options.command[0]} failed (${status}); no snapshot of ${options.filename} was saved${said.length ? `: ${said.join(" / ")}` : ""}`,
+        {
+          hint: "The previous snapshot of this data is untouched. Fix what the dump program says, then snapshot again.",
+          cause: err,
+          details: { output: said },
+        },
+      );
+    }
+    if (!summary?.snapshot_id) {
+      throw new LifeboatError("RESTIC_FAILED", "restic backup finished without reporting a snapshot", {
+        hint: "Run `lifeboat snapshots` to see whether a snapshot was saved, then run the snapshot again.",
+      });
+    }
+    return { summary, snapshotId: summary.snapshot_id, itemErrors: [], incomplete: false };
   }
 
   async snapshots(filter: { host?: string; tags?: string[] } = {}): Promise<Snapshot[]> {

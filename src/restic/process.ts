@@ -67,6 +67,8 @@ export interface RunOptions {
   onMessage?: (message: JsonMessage) => void;
   /** Called for every stdout line that is not a JSON message (snapshots' array, for example). */
   onLine?: (line: string) => void;
+  /** Called for every stderr line that is neither JSON nor empty, already redacted. */
+  onStderrLine?: (line: string) => void;
   /** Exit codes that are not failures for this call (backup's 3 is handled by the caller). */
   allowExitCodes?: number[];
 }
@@ -143,7 +145,9 @@ export async function runRestic(
       else if (line.trim()) {
         // Bounded: a restic that prints a warning per file must not fill memory.
         if (stderrLines.length >= 200) stderrLines.shift();
-        stderrLines.push(redact(line));
+        const shown = redact(line);
+        stderrLines.push(shown);
+        options.onStderrLine?.(shown);
       }
     },
   });
