@@ -55,6 +55,33 @@ export async function ensureBaseImage(): Promise<void> {
   await execa("podman", ["import", tarball, BASE_IMAGE]);
 }
 
+// Database servers for the database tests, added to the base image with apt inside a container (the Debian
+// mirror is reachable through podman's NAT) and committed as an image of its own.
+const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3"];
+export const DB_IMAGE = `lifeboat-test-db:bookworm-${IMAGE_VERSION}`;
+
+export async function ensureDbImage(): Promise<void> {
+  await ensureBaseImage();
+  if ((await execa("podman", ["image", "exists", DB_IMAGE], { reject: false })).exitCode === 0) return;
+  const builder = `lifeboat-db-image-${process.pid}`;
+  await execa("podman", ["rm", "-f", builder], { reject: false });
+  try {
+    await execa("podman", [
+      "run",
+      "--name",
+      builder,
+      ...RUN_FLAGS,
+      BASE_IMAGE,
+      "sh",
+      "-c",
+      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${DB_PACKAGES.join(" ")} && apt-get clean`,
+    ]);
+    await execa("podman", ["commit", "-q", builder, DB_IMAGE]);
+  } finally {
+    await execa("podman", ["rm", "-f", builder], { reject: false });
+  }
+}
+
 export interface ContainerHost {
   name: string;
   /** A transport to the container as root, for setting up test data. */
@@ -64,8 +91,8 @@ export interface ContainerHost {
   remove(): Promise<void>;
 }
 
-export async function startContainerHost(name: string): Promise<ContainerHost> {
-  await ensureBaseImage();
+export async function startContainerHost(name: string, image = BASE_IMAGE): Promise<ContainerHost> {
+  await (image === DB_IMAGE ? ensureDbImage() : ensureBaseImage());
   await execa("podman", ["rm", "-f", name], { reject: false });
   await execa("podman", [
     "run",
@@ -75,7 +102,7 @@ export async function startContainerHost(name: string): Promise<ContainerHost> {
     "--hostname",
     name,
     ...RUN_FLAGS,
-    BASE_IMAGE,
+    image,
     "sleep",
     "infinity",
   ]);
@@ -152,4 +179,16 @@ export async function startSshHost(name: string, user = "root"): Promise<SshHost
 async function must(t: ContainerTransport, argv: string[]): Promise<void> {
   const r = await t.run(argv);
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed on ${t.host}: ${r.stderr}`);
+}
+
+/** A container host running PostgreSQL 15 (socket, peer auth for `postgres`) and MariaDB (socket, root). */
+export async function startDbHost(name: string): Promise<ContainerHost> {
+  const host = await startContainerHost(name, DB_IMAGE);
+  await must(host.root, ["pg_ctlcluster", "15", "main", "start"]);
+  await execa("podman", ["exec", "-d", name, "mysqld_safe"]);
+  for (let i = 0; i < 100; i++) {
+    if ((await host.root.run(["mysqladmin", "ping"])).exitCode === 0) return host;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`MariaDB did not start on ${name}`);
 }

@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { execa } from "execa";
 import type { TestProject } from "vitest/node";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
-import { ensureBaseImage } from "./fleet.js";
+import { ensureBaseImage, ensureDbImage } from "./fleet.js";
 import { type S3ServerInfo, startS3Server } from "./s3/start.js";
 
 declare module "vitest" {
@@ -28,6 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // On all addresses: container hosts reach it through the podman bridge.
   // Once, before any worker needs a container host: two workers must not build the image side by side.
   await ensureBaseImage();
+  await ensureDbImage();
   const s3 = await startS3Server({ address: "0.0.0.0" });
   const { stop, kill: _kill, ...info } = s3;
   project.provide("s3", info);
