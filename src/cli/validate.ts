@@ -3,6 +3,7 @@ import { readConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { loadPolicies } from "../policy/load.js";
 import { snapshotSelection } from "../snapshot/selection.js";
+import { describeTransport } from "../transport/open.js";
 import { formatProblem } from "../yaml/located.js";
 import type { CommandRunner } from "./context.js";
 
@@ -33,6 +34,7 @@ export function registerValidate(program: Command, run: CommandRunner): void {
             host: p.host,
             file: p.file,
             repository: p.repository,
+            transport: describeTransport(p.transport),
             schedule: p.schedule,
             rpo: p.rpo,
             ...s,
@@ -41,7 +43,8 @@ export function registerValidate(program: Command, run: CommandRunner): void {
         ctx.print({ valid: true, config: config?.file ?? null, hosts }, () => {
           const lines = hosts.map(
             (h) =>
-              `  ${h.host}: snapshots ${h.roots.join(", ")} (${h.excludes.length} exclude rules) -> ${h.repository}`,
+              `  ${h.host}: snapshots ${h.roots.join(", ")} (${h.excludes.length} exclude rules) -> ${h.repository}` +
+              (h.transport === "local" ? "" : ` (on the host, reached by ${h.transport})`),
           );
           const names = hosts.map((h) => h.host).join(", ");
           return [

@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { loadPolicies } from "../../src/policy/load.js";
 import { formatProblem } from "../../src/yaml/located.js";
+import { runCli } from "../helpers/cli.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
 async function problemsOf(ws: Workspace): Promise<string[]> {
@@ -132,6 +133,21 @@ test("reads every form of transport, short and long", async ({ ws }) => {
     [{ kind: "container", name: "web1" }, true, 21_600],
     [{ kind: "container", name: "web1", engine: "docker", user: "app" }, true, 1800],
   ]);
+});
+
+test("validate says how each host is reached", async ({ ws }) => {
+  await ws.writePolicy("a.yaml", `host: a\ntransport: { ssh: deploy@10.0.0.5 }\nirreplaceable: [/srv/a]\n`);
+  await ws.writePolicy("b.yaml", `host: b\ntransport: { container: web1 }\nirreplaceable: [/srv/b]\n`);
+  await ws.writePolicy("c.yaml", `host: c\nirreplaceable: [/srv/c]\n`);
+  const r = await runCli(["validate"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toContain(
+    "a: snapshots /srv/a (0 exclude rules) -> primary (on the host, reached by ssh deploy@10.0.0.5)",
+  );
+  expect(r.stdout).toContain(
+    "b: snapshots /srv/b (0 exclude rules) -> primary (on the host, reached by container web1)",
+  );
+  expect(r.stdout).toMatch(/^ {2}c: snapshots \/srv\/c \(0 exclude rules\) -> primary$/m);
 });
 
 test("rejects a missing runbook file, and accepts one that exists", async ({ ws }) => {
