@@ -44,11 +44,18 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
         ctx.print(
           { ...outcome, retention: retentionError ? { error: retentionError.toJSON() } : retention },
           () => {
-            const lines = [
-              `snapshot ${outcome.shortId} of ${outcome.host} saved to ${outcome.repository}`,
-              `  ${outcome.totalFiles} files, ${formatBytes(outcome.totalBytes)} (${outcome.filesNew} new, ${outcome.filesChanged} changed); ${formatBytes(outcome.bytesAdded)} added`,
-              `  paths: ${outcome.roots.join(", ")}`,
-            ];
+            const lines = outcome.filesSnapshotId
+              ? [
+                  `snapshot ${outcome.shortId} of ${outcome.host} saved to ${outcome.repository}`,
+                  `  ${outcome.totalFiles} files, ${formatBytes(outcome.totalBytes)} (${outcome.filesNew} new, ${outcome.filesChanged} changed); ${formatBytes(outcome.bytesAdded)} added`,
+                  `  paths: ${outcome.roots.join(", ")}`,
+                ]
+              : [`database dumps of ${outcome.host} saved to ${outcome.repository}`];
+            for (const d of outcome.dumps) {
+              lines.push(
+                `  ${d.engine} ${d.database}: snapshot ${d.shortId}, ${d.file}, ${formatBytes(d.bytes)} (${formatBytes(d.bytesAdded)} added)`,
+              );
+            }
             if (outcome.createdKeyFile) {
               lines.push(
                 "",

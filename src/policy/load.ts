@@ -14,6 +14,7 @@ import {
 } from "../yaml/located.js";
 import { zodProblems } from "../yaml/zod-problems.js";
 import { type ClassifiedPath, normalizePath } from "./classify.js";
+import { type DatabaseSource, databaseSource } from "./databases.js";
 import { classificationProblems } from "./rules.js";
 import { type DataClass, type PolicyFile, policySchema, type TransportSetting } from "./schema.js";
 
@@ -26,6 +27,8 @@ export interface Policy extends PolicyDefaults {
   repository: string;
   /** Every classified path, normalized; nested entries refine their parents (the most specific wins). */
   entries: ClassifiedPath[];
+  /** Databases dumped by their own tools, one snapshot per database. */
+  databases: DatabaseSource[];
   exclude: string[];
   runbook: string | undefined;
 }
@@ -173,8 +176,9 @@ function transportSpec(t: TransportSetting): TransportSpec {
 function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): Policy {
   const classes: DataClass[] = ["irreplaceable", "rebuildable", "ignored"];
   const entries = classes.flatMap((dataClass) =>
-    p[dataClass].map((raw) => ({ path: normalizePath(raw), dataClass })),
+    p[dataClass].flatMap((raw) => (typeof raw === "string" ? [{ path: normalizePath(raw), dataClass }] : [])),
   );
+  const databases = p.irreplaceable.flatMap((raw) => (typeof raw === "string" ? [] : [databaseSource(raw)]));
   const rpo = p.rpo ?? config.defaults.rpo;
   return {
     host: p.host,
@@ -192,6 +196,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
       ? (parseDuration(p.snapshotTimeout) ?? config.defaults.snapshotTimeoutSeconds)
       : config.defaults.snapshotTimeoutSeconds,
     entries,
+    databases,
     exclude: p.exclude,
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,
   };

@@ -1,6 +1,7 @@
 // policies/<host>.yaml: which of a host's data is irreplaceable, rebuildable or ignored.
 import { z } from "zod";
 import { checkSlices, cron, duration, hostName, retention, targetName } from "../schema/common.js";
+import { mysqlEntry, postgresEntry, sqliteEntry } from "./databases.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
 export const classifiedPath = z.string().superRefine((p, ctx) => {
@@ -75,9 +76,20 @@ export const policySchema = z.strictObject({
   retention: retention.optional(),
   checkSlices: checkSlices.optional(),
   snapshotTimeout: duration.optional(),
+  /** Paths, and databases ({ postgres: ... }, { mysql: ... }, { sqlite: ... }) dumped by their own tools. */
   irreplaceable: z
-    .array(classifiedPath)
-    .min(1, "list at least one irreplaceable path; a host with nothing irreplaceable needs no policy"),
+    .array(
+      z.union([classifiedPath, postgresEntry, mysqlEntry, sqliteEntry], {
+        error: (issue) =>
+          issue.code === "invalid_union" && typeof issue.input === "object"
+            ? "must be a path, or one of { postgres: ... }, { mysql: ... }, { sqlite: ... }"
+            : undefined,
+      }),
+    )
+    .min(
+      1,
+      "list at least one irreplaceable path or database; a host with nothing irreplaceable needs no policy",
+    ),
   rebuildable: z.array(classifiedPath).default([]),
   ignored: z.array(classifiedPath).default([]),
   /** restic exclude patterns applied inside the irreplaceable paths (e.g. "*.tmp"). */

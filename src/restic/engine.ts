@@ -28,6 +28,9 @@ export interface CommandBackupOptions {
   filename: string;
   host: string;
   tags: string[];
+  /** Variables for the command (PGPASSWORD...), passed through restic's environment; redacted everywhere. */
+  env?: Record<string, string>;
+  secrets?: string[];
 }
 
 // restic hands its whole environment to the command it runs: these never reach a dump program.
@@ -172,6 +175,8 @@ export class ResticRepository {
       await this.lockAware(() =>
         runRestic(this.ctx, "backup", {
           args,
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.secrets ? { secrets: options.secrets } : {}),
           onStderrLine: (line) => {
             const m = /^subprocess [^:]*: (.*)$/.exec(line);
             if (m?.[1] && said.length < 20) said.push(m[1]);
@@ -250,7 +255,8 @@ export class ResticRepository {
   }
 
   async forget(options: ForgetOptions): Promise<ForgetGroup[]> {
-    const args = ["--host", options.host, "--group-by", "host"];
+    // One group per host and path set: the files and each database's dumps are kept by the rules separately.
+    const args = ["--host", options.host, "--group-by", "host,paths"];
     if (options.tags.length) args.push("--tag", options.tags.join(","));
     for (const [rule, n] of Object.entries(options.keep)) if (n) args.push(`--keep-${rule}`, String(n));
     if (options.prune) args.push("--prune");

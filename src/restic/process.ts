@@ -67,6 +67,10 @@ export interface RunOptions {
   onMessage?: (message: JsonMessage) => void;
   /** Called for every stdout line that is not a JSON message (snapshots' array, for example). */
   onLine?: (line: string) => void;
+  /** Variables for this call only (a dump's database password), added to restic's environment. */
+  env?: Record<string, string>;
+  /** More values to redact from every message of this call. */
+  secrets?: string[];
   /** Called for every stderr line that is neither JSON nor empty, already redacted. */
   onStderrLine?: (line: string) => void;
   /** Exit codes that are not failures for this call (backup's 3 is handled by the caller). */
@@ -102,7 +106,7 @@ export async function runRestic(
   options: RunOptions,
 ): Promise<RunResult> {
   const args = [subcommand, "--json", ...(ctx.globalArgs ?? []), ...options.args];
-  const redact = redactor(ctx.secrets);
+  const redact = redactor([...ctx.secrets, ...(options.secrets ?? [])]);
   let exitError: JsonMessage | undefined;
   const stderrLines: string[] = [];
   ctx.logger?.debug({ restic: ctx.binary, args }, "running restic");
@@ -122,9 +126,9 @@ export async function runRestic(
 
   // On another host, a local client (ssh, podman exec) carries restic; its stdin held open stops restic there
   // when the client is killed.
-  const launch = ctx.transport?.launch([ctx.binary, ...args], hostEnv(ctx));
+  const launch = ctx.transport?.launch([ctx.binary, ...args], { ...hostEnv(ctx), ...options.env });
   const subprocess = execa(launch?.file ?? ctx.binary, launch?.args ?? args, {
-    env: launch?.env ?? childEnv(ctx),
+    env: launch?.env ?? { ...childEnv(ctx), ...options.env },
     extendEnv: false,
     stdin: launch?.stdinPrefix ? "pipe" : "ignore",
     reject: false,

@@ -118,7 +118,11 @@ export async function resolveSnapshot(
       hint: `Run \`lifeboat snapshot --host ${host}\` first.`,
     });
   }
-  const found = ref === "latest" ? rows.at(-1) : rows.filter((r) => r.id.startsWith(ref));
+  // "latest" means the files; a database's dumps are restored by name (their snapshots carry a dump: tag).
+  const found =
+    ref === "latest"
+      ? rows.filter((r) => !r.tags.some((t) => t.startsWith("dump:"))).at(-1)
+      : rows.filter((r) => r.id.startsWith(ref));
   if (Array.isArray(found)) {
     if (found.length === 1 && found[0]) return found[0];
     throw new LifeboatError(
@@ -129,6 +133,14 @@ export async function resolveSnapshot(
       { hint: `Run \`lifeboat snapshots --host ${host}\` and pass a longer id, or "latest".` },
     );
   }
-  if (!found) throw new LifeboatError("INTERNAL", "no newest snapshot despite a non-empty list");
+  if (!found) {
+    throw new LifeboatError(
+      "SNAPSHOT_NOT_FOUND",
+      `host ${host} has only database dumps, no snapshot of files`,
+      {
+        hint: `Restore a database with \`lifeboat restore --host ${host} --database NAME --target FILE\`.`,
+      },
+    );
+  }
   return found;
 }

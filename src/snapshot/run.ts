@@ -10,6 +10,7 @@ import { type HostRestic, resticOnHost } from "../restic/on-host.js";
 import { openPolicyRepository } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
+import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
 import { snapshotSelection } from "./selection.js";
 
 export interface SnapshotOptions {
@@ -24,6 +25,10 @@ export interface SnapshotOutcome {
   host: string;
   snapshotId: string;
   shortId: string;
+  /** The snapshot of the irreplaceable paths; undefined for a host with databases only. */
+  filesSnapshotId: string | undefined;
+  /** One snapshot per database. */
+  dumps: DumpOutcome[];
   target: string;
   repository: string;
   roots: string[];
@@ -108,7 +113,9 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
     { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
     () => snapshotPolicy(options, policy),
     (o) => ({
-      snapshotId: o.snapshotId,
+      // What `restore` takes as the newest snapshot of the files; dumps are found by their tags.
+      snapshotId: o.filesSnapshotId,
+      details: o.dumps.length ? { dumps: o.dumps } : undefined,
       bytesAdded: o.bytesAdded,
       filesNew: o.filesNew,
       filesChanged: o.filesChanged,
@@ -156,7 +163,7 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
       });
     }
     await present;
-    return await snapshotOnHost({ ...options, signal }, policy, onHost);
+    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost);
   } finally {
     clearTimeout(timer);
     await onHost?.cleanup();
@@ -166,6 +173,7 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
 async function snapshotOnHost(
   options: SnapshotOptions,
   policy: Policy,
+  transport: Transport,
   onHost: HostRestic | undefined,
 ): Promise<SnapshotOutcome> {
   const startedAt = new Date().toISOString();
@@ -182,24 +190,39 @@ async function snapshotOnHost(
     {
       roots: selection.roots,
       excludes: selection.excludes.length,
+      databases: policy.databases.length,
       transport: describeTransport(policy.transport),
     },
     "snapshot started",
   );
-  const result = await opened.repo.backup({
-    paths: selection.roots,
-    excludes: selection.excludes,
+  // The files first (one snapshot of every irreplaceable path), then one snapshot per database.
+  const files =
+    selection.roots.length === 0
+      ? undefined
+      : await opened.repo.backup({
+          paths: selection.roots,
+          excludes: selection.excludes,
+          host: policy.host,
+          tags: selection.tags,
+          onStatus: options.onProgress,
+          onItemError: (e) =>
+            logger?.warn({ item: e.item, during: e.during, error: e.error.message }, "could not read"),
+        });
+  const { dumps, failures } = await snapshotDatabases({
+    repo: opened.repo,
+    transport,
     host: policy.host,
-    tags: selection.tags,
-    onStatus: options.onProgress,
-    onItemError: (e) =>
-      logger?.warn({ item: e.item, during: e.during, error: e.error.message }, "could not read"),
+    sources: policy.databases,
+    logger,
   });
-  const s = result.summary;
+  const s = files?.summary;
+  const mainId = files?.snapshotId ?? dumps.at(-1)?.snapshotId ?? "";
   const outcome: SnapshotOutcome = {
     host: policy.host,
-    snapshotId: result.snapshotId,
-    shortId: result.snapshotId.slice(0, 8),
+    snapshotId: mainId,
+    shortId: mainId.slice(0, 8),
+    filesSnapshotId: files?.snapshotId,
+    dumps,
     target: policy.repository,
     repository: opened.location,
     roots: selection.roots,
@@ -207,23 +230,38 @@ async function snapshotOnHost(
     tags: selection.tags,
     startedAt,
     finishedAt: new Date().toISOString(),
-    filesNew: s.files_new,
-    filesChanged: s.files_changed,
-    filesUnmodified: s.files_unmodified,
-    totalFiles: s.total_files_processed,
-    totalBytes: s.total_bytes_processed,
-    bytesAdded: s.data_added,
+    // The files snapshot's own figures (restore verifies against them); each dump has its own in `dumps`.
+    filesNew: s?.files_new ?? 0,
+    filesChanged: s?.files_changed ?? 0,
+    filesUnmodified: s?.files_unmodified ?? 0,
+    totalFiles: s?.total_files_processed ?? 0,
+    totalBytes: s?.total_bytes_processed ?? 0,
+    bytesAdded: s?.data_added ?? 0,
     resticVersion: opened.resticVersion,
     transport: describeTransport(policy.transport),
     resticCopied: onHost?.installed ?? false,
     createdKeyFile: opened.created?.keyFile,
     repositoryCreated: opened.created !== undefined,
   };
-  if (result.incomplete) {
-    const unread = result.itemErrors.map((e) => e.item ?? e.error.message);
+  if (failures.length > 0) {
+    const first = failures[0]?.error;
+    const names = failures.map((f) => `${f.engine} ${f.database}`).join(", ");
+    throw new LifeboatError(
+      failures.every((f) => f.error.code === first?.code) && first ? first.code : "DUMP_FAILED",
+      `${failures.length} database dump(s) of ${policy.host} failed (${names}): ${failures.map((f) => f.error.message).join("; ")}`,
+      {
+        hint:
+          first?.hint ??
+          "Nothing was saved for them; their previous snapshots are untouched. The other data was snapshotted.",
+        details: { outcome, failed: failures.map((f) => ({ ...f, error: f.error.toJSON() })) },
+      },
+    );
+  }
+  if (files?.incomplete) {
+    const unread = files.itemErrors.map((e) => e.item ?? e.error.message);
     throw new LifeboatError(
       "SNAPSHOT_INCOMPLETE",
-      `snapshot ${outcome.shortId} of ${policy.host} is incomplete: ${unread.length} item(s) could not be read`,
+      `snapshot ${files.snapshotId.slice(0, 8)} of ${policy.host} is incomplete: ${unread.length} item(s) could not be read`,
       {
         hint: "The snapshot was saved without them. Fix their permissions or remove them from the policy, then snapshot again.",
         details: { outcome, unread: unread.slice(0, 50) },
@@ -231,7 +269,12 @@ async function snapshotOnHost(
     );
   }
   logger?.info(
-    { snapshot: outcome.shortId, bytesAdded: outcome.bytesAdded, files: outcome.totalFiles },
+    {
+      snapshot: outcome.shortId,
+      dumps: dumps.length,
+      bytesAdded: outcome.bytesAdded,
+      files: outcome.totalFiles,
+    },
     "snapshot done",
   );
   return outcome;

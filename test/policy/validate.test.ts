@@ -135,6 +135,60 @@ test("reads every form of transport, short and long", async ({ ws }) => {
   ]);
 });
 
+test("databases under irreplaceable: every form loads; mistakes get file:line errors", async ({ ws }) => {
+  await ws.writePolicy(
+    "db1.yaml",
+    `host: db1
+irreplaceable:
+  - /srv/uploads
+  - postgres: { database: app, runAs: postgres }
+  - mysql: { database: [shop, crm], user: backup, passwordEnv: SHOP_DB_PASSWORD, options: [--skip-lock-tables] }
+  - postgres: { database: all, host: db.internal, port: 5433, user: dump, passwordFile: /etc/lifeboat/pgpass }
+  - sqlite: { path: /srv/app/app.db }
+`,
+  );
+  const set = await loadPolicies(await ws.config(), ws.policiesDir, ws.root);
+  expect(set.problems).toEqual([]);
+  expect(set.policies[0]?.entries).toEqual([{ path: "/srv/uploads", dataClass: "irreplaceable" }]);
+  expect(set.policies[0]?.databases).toEqual([
+    { engine: "postgres", databases: ["app"], runAs: "postgres", options: [] },
+    {
+      engine: "mysql",
+      databases: ["shop", "crm"],
+      user: "backup",
+      passwordEnv: "SHOP_DB_PASSWORD",
+      options: ["--skip-lock-tables"],
+    },
+    {
+      engine: "postgres",
+      databases: "all",
+      host: "db.internal",
+      port: 5433,
+      user: "dump",
+      passwordFile: "/etc/lifeboat/pgpass",
+      options: [],
+    },
+    { engine: "sqlite", databases: ["/srv/app/app.db"], runAs: undefined, options: [] },
+  ]);
+
+  await ws.writePolicy(
+    "db1.yaml",
+    `host: db1
+irreplaceable:
+  - postgres: { database: "app; drop", password: hunter2 }
+  - mysql: { database: shop, passwordEnv: A, passwordFile: /b }
+  - redis: { database: 0 }
+`,
+  );
+  const problems = await problemsOf(ws);
+  expect(problems).toEqual([
+    "policies/db1.yaml:3: irreplaceable[0].postgres.database: must be a database name: letters, digits, _ $ -",
+    'policies/db1.yaml:3: irreplaceable[0].postgres.password: unknown key "password"',
+    "policies/db1.yaml:4: irreplaceable[1].mysql: set passwordEnv or passwordFile, not both",
+    "policies/db1.yaml:5: irreplaceable[2]: must be a path, or one of { postgres: ... }, { mysql: ... }, { sqlite: ... }",
+  ]);
+});
+
 test("validate says how each host is reached", async ({ ws }) => {
   await ws.writePolicy("a.yaml", `host: a\ntransport: { ssh: deploy@10.0.0.5 }\nirreplaceable: [/srv/a]\n`);
   await ws.writePolicy("b.yaml", `host: b\ntransport: { container: web1 }\nirreplaceable: [/srv/b]\n`);
@@ -208,7 +262,7 @@ ignored:
 test("a policy without irreplaceable data is rejected with what to do", async ({ ws }) => {
   await ws.writePolicy("web1.yaml", `host: web1\nirreplaceable: []\n`);
   expect(await problemsOf(ws)).toEqual([
-    "policies/web1.yaml:2: irreplaceable: list at least one irreplaceable path; a host with nothing irreplaceable needs no policy",
+    "policies/web1.yaml:2: irreplaceable: list at least one irreplaceable path or database; a host with nothing irreplaceable needs no policy",
   ]);
 });
 

@@ -1,0 +1,179 @@
+// Databases under `irreplaceable`: which ones, how to reach them, and the dump command that streams each one.
+import { z } from "zod";
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits, . _ - /");
+const databaseName = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/, "must be a database name: letters, digits, _ $ -");
+
+const serverOptions = {
+  /** "all", one database, or a list. */
+  database: z.union([z.literal("all"), databaseName, z.array(databaseName).min(1)], {
+    error: () => 'must be a database name, a list of them, or "all"',
+  }),
+  /** A socket directory (absolute path) or a host name; default: the client's (the local socket). */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9._/:-]+$/, "must be a socket directory or a host name")
+    .optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  /** The database user. */
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]+$/, "must be a user name")
+    .optional(),
+  /** The password comes from this environment variable of the controller, handed to the dump in its environment. */
+  passwordEnv: envVarName.optional(),
+  /** Or from this file on the host (mode 0600): a .pgpass file, or a MySQL option file with a [client] password. */
+  passwordFile: absolutePath.optional(),
+  /** Run the dump as this user of the host (runuser; the transport must log in as root), e.g. postgres for peer auth. */
+  runAs: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, "must be a user name")
+    .optional(),
+  /** Extra options for pg_dump / mysqldump. */
+  options: z.array(z.string().startsWith("-", "dump options start with -")).default([]),
+};
+
+const noBoth = (s: { passwordEnv?: string | undefined; passwordFile?: string | undefined }) =>
+  !(s.passwordEnv && s.passwordFile);
+const both = { message: "set passwordEnv or passwordFile, not both" };
+
+export const postgresEntry = z.strictObject({ postgres: z.strictObject(serverOptions).refine(noBoth, both) });
+export const mysqlEntry = z.strictObject({ mysql: z.strictObject(serverOptions).refine(noBoth, both) });
+export const sqliteEntry = z.strictObject({
+  sqlite: z.strictObject({
+    /** The database file on the host. */
+    path: absolutePath,
+    runAs: serverOptions.runAs,
+  }),
+});
+
+export type DatabaseEntry =
+  | z.infer<typeof postgresEntry>
+  | z.infer<typeof mysqlEntry>
+  | z.infer<typeof sqliteEntry>;
+
+export type DatabaseEngine = "postgres" | "mysql" | "sqlite";
+
+/** One database source of a policy, with the short forms spelled out. */
+export interface DatabaseSource {
+  engine: DatabaseEngine;
+  /** Database names, or "all" (listed on the host at snapshot time); for sqlite, the file. */
+  databases: "all" | string[];
+  host?: string | undefined;
+  port?: number | undefined;
+  user?: string | undefined;
+  passwordEnv?: string | undefined;
+  passwordFile?: string | undefined;
+  runAs?: string | undefined;
+  options: string[];
+}
+
+export function databaseSource(entry: DatabaseEntry): DatabaseSource {
+  if ("sqlite" in entry) {
+    return { engine: "sqlite", databases: [entry.sqlite.path], runAs: entry.sqlite.runAs, options: [] };
+  }
+  const [engine, s] =
+    "postgres" in entry ? (["postgres", entry.postgres] as const) : (["mysql", entry.mysql] as const);
+  const { database, ...rest } = s;
+  const databases = database === "all" ? "all" : typeof database === "string" ? [database] : database;
+  return { engine, ...rest, databases };
+}
+
+/** The dump's file name in its snapshot, and its `data:` tag: one stream per database. */
+export function dumpName(engine: DatabaseEngine, database: string): string {
+  if (engine === "sqlite") return `sqlite-${database.replace(/^\//, "").replace(/\//g, "_")}.sql`;
+  return `${engine}-${database}.sql`;
+}
+
+function asUser(source: DatabaseSource, argv: string[]): string[] {
+  return source.runAs ? ["runuser", "-u", source.runAs, "--", ...argv] : argv;
+}
+
+function connection(source: DatabaseSource): string[] {
+  const args: string[] = [];
+  if (source.host) args.push(`--host=${source.host}`);
+  if (source.port) args.push(`--port=${source.port}`);
+  if (source.user)
+    args.push(source.engine === "postgres" ? `--username=${source.user}` : `--user=${source.user}`);
+  return args;
+}
+
+/** Variables the dump needs: the password (a secret, from the controller) or where its file is on the host. */
+export function dumpEnv(
+  source: DatabaseSource,
+  env: NodeJS.ProcessEnv,
+): { env: Record<string, string>; secrets: string[] } {
+  if (source.passwordEnv) {
+    const value = env[source.passwordEnv];
+    if (!value) return { env: {}, secrets: [] };
+    return { env: { [source.engine === "postgres" ? "PGPASSWORD" : "MYSQL_PWD"]: value }, secrets: [value] };
+  }
+  if (source.passwordFile && source.engine === "postgres")
+    return { env: { PGPASSFILE: source.passwordFile }, secrets: [] };
+  return { env: {}, secrets: [] };
+}
+
+/** The command that writes one database's dump to stdout, consistently, without a file on disk. */
+export function dumpCommand(source: DatabaseSource, database: string): string[] {
+  switch (source.engine) {
+    case "postgres":
+      // Plain SQL: loads with psql into any server; one transaction-consistent snapshot (pg_dump's own).
+      return asUser(source, [
+        "pg_dump",
+        "--no-password",
+        ...connection(source),
+        ...source.options,
+        `--dbname=${database}`,
+      ]);
+    case "mysql": {
+      // An option file must come first; --single-transaction is a consistent read of InnoDB tables.
+      const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+      return asUser(source, [
+        "mysqldump",
+        ...file,
+        ...connection(source),
+        "--single-transaction",
+        "--routines",
+        "--events",
+        "--triggers",
+        ...source.options,
+        "--databases",
+        database,
+      ]);
+    }
+    case "sqlite":
+      // The online backup API into memory, then SQL out. `.backup /dev/stdout` writes nothing and exits 0, and
+      // `.restore` of a missing file creates it: so check the file first.
+      return asUser(source, [
+        "sh",
+        "-c",
+        'test -f "$1" || { echo "no such database file: $1" >&2; exit 66; }; exec sqlite3 -bail :memory: ".restore \\"$1\\"" .dump',
+        "sqlite-dump",
+        database,
+      ]);
+  }
+}
+
+/** The command that lists every database of a server ("all"), one per line. */
+export function listCommand(source: DatabaseSource): string[] {
+  if (source.engine === "postgres") {
+    return asUser(source, [
+      "psql",
+      "--no-password",
+      ...connection(source),
+      "--dbname=postgres",
+      "-Atc",
+      "select datname from pg_database where not datistemplate and datallowconn order by 1",
+    ]);
+  }
+  const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+  return asUser(source, ["mysql", ...file, ...connection(source), "-N", "-e", "show databases"]);
+}
+
+/** Server-internal schemas that `all` leaves out (they are recreated by the server itself). */
+export const SYSTEM_DATABASES = new Set(["information_schema", "performance_schema", "sys", "mysql"]);

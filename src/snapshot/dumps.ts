@@ -1,0 +1,133 @@
+// The databases of a policy: one snapshot per database, each a dump streamed by restic from the host itself.
+import type { Logger } from "pino";
+import { isLifeboatError, LifeboatError } from "../errors.js";
+import {
+  type DatabaseSource,
+  dumpCommand,
+  dumpEnv,
+  dumpName,
+  listCommand,
+  SYSTEM_DATABASES,
+} from "../policy/databases.js";
+import type { ResticRepository } from "../restic/engine.js";
+import type { Transport } from "../transport/types.js";
+import { LIFEBOAT_TAG } from "./selection.js";
+
+export interface DumpOutcome {
+  engine: DatabaseSource["engine"];
+  database: string;
+  /** The dump's file name in its snapshot. */
+  file: string;
+  snapshotId: string;
+  shortId: string;
+  bytes: number;
+  bytesAdded: number;
+}
+
+export interface DumpsResult {
+  dumps: DumpOutcome[];
+  /** Databases whose dump failed: each saved nothing; the others are unaffected. */
+  failures: Array<{ engine: string; database: string; error: LifeboatError }>;
+}
+
+/** The tag that finds a database's snapshots: dump:postgres-app. */
+export function dumpTag(file: string): string {
+  return `dump:${file.replace(/\.sql$/, "")}`;
+}
+
+/** "all" made concrete: the server's databases, listed on the host. */
+async function databasesOf(
+  transport: Transport,
+  source: DatabaseSource,
+  env: Record<string, string>,
+): Promise<string[]> {
+  if (source.databases !== "all") return source.databases;
+  const r = await transport.run(listCommand(source), { env, timeoutMs: 120_000 });
+  if (r.exitCode !== 0) {
+    throw new LifeboatError(
+      "DUMP_FAILED",
+      `cannot list the ${source.engine} databases on ${transport.host}: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.exitCode}`}`,
+      {
+        hint: "Check the connection settings (host, port, user, password) in the policy; the listing runs with them.",
+      },
+    );
+  }
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((name) => name && !SYSTEM_DATABASES.has(name));
+}
+
+export async function snapshotDatabases(options: {
+  repo: ResticRepository;
+  transport: Transport;
+  host: string;
+  sources: DatabaseSource[];
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger | undefined;
+}): Promise<DumpsResult> {
+  const result: DumpsResult = { dumps: [], failures: [] };
+  for (const source of options.sources) {
+    const { env, secrets } = dumpEnv(source, options.env ?? process.env);
+    const fail = (database: string, error: unknown) => {
+      const e = isLifeboatError(error) ? error : new LifeboatError("INTERNAL", String(error));
+      options.logger?.error({ engine: source.engine, database, code: e.code }, e.message);
+      result.failures.push({ engine: source.engine, database, error: e });
+    };
+    if (source.passwordEnv && !options.env?.[source.passwordEnv] && !process.env[source.passwordEnv]) {
+      fail(
+        source.databases === "all" ? "all" : source.databases.join(","),
+        new LifeboatError(
+          "CREDENTIALS_MISSING",
+          `the ${source.engine} password variable ${source.passwordEnv} is not set`,
+          {
+            hint: `Export ${source.passwordEnv} for Lifeboat (it reaches the dump in its environment only), or use passwordFile on the host.`,
+          },
+        ),
+      );
+      continue;
+    }
+    let names: string[];
+    try {
+      names = await databasesOf(options.transport, source, env);
+    } catch (err) {
+      fail("all", err);
+      continue;
+    }
+    for (const database of names) {
+      const file = dumpName(source.engine, database);
+      try {
+        const r = await options.repo.backupFromCommand({
+          command: dumpCommand(source, database),
+          filename: file,
+          host: options.host,
+          tags: [LIFEBOAT_TAG, `host:${options.host}`, dumpTag(file)],
+          env,
+          secrets,
+        });
+        result.dumps.push({
+          engine: source.engine,
+          database,
+          file,
+          snapshotId: r.snapshotId,
+          shortId: r.snapshotId.slice(0, 8),
+          bytes: r.summary.total_bytes_processed,
+          bytesAdded: r.summary.data_added,
+        });
+        options.logger?.info(
+          { engine: source.engine, database, snapshot: r.snapshotId.slice(0, 8) },
+          "dump saved",
+        );
+      } catch (err) {
+        // An interruption or a time limit stops the whole run, not only this database.
+        if (
+          isLifeboatError(err) &&
+          ["INTERRUPTED", "COMMAND_TIMEOUT", "STORAGE_UNREACHABLE"].includes(err.code)
+        )
+          throw err;
+        fail(database, err);
+      }
+    }
+  }
+  return result;
+}

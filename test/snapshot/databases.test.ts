@@ -1,0 +1,177 @@
+// Databases in a policy: PostgreSQL (all databases, peer auth), MariaDB (a user with a password from the
+// controller's environment) and SQLite on a database host of the fleet, one snapshot per database.
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, expect, inject } from "vitest";
+import { listRuns, readRecord } from "../../src/catalog/records.js";
+import { openCatalog } from "../../src/catalog/store.js";
+import type { ContainerTransport } from "../../src/transport/container.js";
+import { jsonResult, runCli, startCli } from "../helpers/cli.js";
+import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
+import { argvsDuring } from "../helpers/proc.js";
+import { test, type Workspace } from "../helpers/workspace.js";
+
+const s3 = inject("s3");
+const shopPassword = `shop-${randomBytes(10).toString("hex")}`;
+let db1: ContainerHost;
+
+async function sh(t: ContainerTransport, script: string): Promise<string> {
+  const r = await t.run(["sh", "-c", script]);
+  if (r.exitCode !== 0) throw new Error(`${script} failed on ${t.host}: ${r.stderr}`);
+  return r.stdout;
+}
+const psql = (db: string, sql: string) =>
+  `runuser -u postgres -- psql -v ON_ERROR_STOP=1 -Atq -d ${db} -c "${sql}"`;
+
+beforeAll(async () => {
+  db1 = await startDbHost(`lb-dbs-${randomBytes(3).toString("hex")}`);
+  await sh(db1.root, "runuser -u postgres -- createdb app");
+  await sh(
+    db1.root,
+    psql(
+      "app",
+      "create table customers(id int primary key); create table orders(id serial primary key, customer int references customers(id)); insert into customers select generate_series(1, 100); insert into orders(customer) select 1 + i % 100 from generate_series(1, 1000) i;",
+    ),
+  );
+  await sh(
+    db1.root,
+    `mysql -e "create database shop; create table shop.items(id int primary key); insert into shop.items values (1),(2),(3); create user backup@localhost identified by '${shopPassword}'; grant select, lock tables, show view, event, trigger on *.* to backup@localhost;"`,
+  );
+  await sh(
+    db1.root,
+    `mkdir -p /srv/files /srv/app && echo kept > /srv/files/a.txt && sqlite3 /srv/app/app.db "create table notes(t); insert into notes values ('x'),('y');"`,
+  );
+}, 300_000);
+afterAll(async () => {
+  await db1?.remove();
+});
+
+async function setUp(ws: Workspace): Promise<void> {
+  await ws.useFleetS3(s3);
+  await ws.writePolicy(
+    "db1.yaml",
+    `host: db1
+transport: { container: ${db1.name} }
+irreplaceable:
+  - /srv/files
+  - postgres: { database: all, runAs: postgres }
+  - mysql: { database: shop, user: backup, passwordEnv: SHOP_DB_PASSWORD }
+  - sqlite: { path: /srv/app/app.db }
+`,
+  );
+}
+
+type Outcome = {
+  filesSnapshotId: string;
+  dumps: Array<{ engine: string; database: string; file: string; snapshotId: string }>;
+};
+
+/** Restores one dump snapshot here with the CLI, then puts the file on the host for loading. */
+async function dumpOnHost(ws: Workspace, snapshotId: string, file: string): Promise<string> {
+  const target = `${ws.root}/r-${snapshotId.slice(0, 8)}`;
+  const r = await runCli(["restore", "--host", "db1", "--snapshot", snapshotId, "--target", target], ws.env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  await db1.root.writeFile(`/tmp/${file}`, await readFile(`${target}/${file}`), 0o644);
+  return `/tmp/${file}`;
+}
+
+test("every database gets its own snapshot, with its password only in environments; each dump loads back", async ({
+  ws,
+}) => {
+  await setUp(ws);
+  const env = { ...ws.env, SHOP_DB_PASSWORD: shopPassword };
+  const run = startCli(["--json", "--log-level", "trace", "snapshot", "--host", "db1"], env);
+  const argvs = await argvsDuring(run);
+  const r = await run;
+  const out = jsonResult<Outcome>({
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  });
+  expect(out.filesSnapshotId).toMatch(/^[0-9a-f]{64}$/);
+  expect(out.dumps.map((d) => `${d.engine} ${d.database} ${d.file}`).sort()).toEqual([
+    "mysql shop mysql-shop.sql",
+    "postgres app postgres-app.sql",
+    "postgres postgres postgres-postgres.sql",
+    "sqlite /srv/app/app.db sqlite-srv_app_app.db.sql",
+  ]);
+  // The dumps really ran (seen in the process list), and the password was in none of them.
+  expect(argvs.some((a) => a.includes("mysqldump") && a.includes("--databases shop"))).toBe(true);
+  expect(argvs.filter((a) => a.includes(shopPassword))).toEqual([]);
+  expect(String(r.stdout) + String(r.stderr)).not.toContain(shopPassword);
+
+  const byFile = Object.fromEntries(out.dumps.map((d) => [d.file, d.snapshotId]));
+  const pg = await dumpOnHost(ws, byFile["postgres-app.sql"] ?? "", "postgres-app.sql");
+  await sh(
+    db1.root,
+    `runuser -u postgres -- createdb restored && runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d restored < ${pg}`,
+  );
+  expect(
+    (
+      await sh(
+        db1.root,
+        psql("restored", "select count(*) from orders join customers on customers.id = orders.customer"),
+      )
+    ).trim(),
+  ).toBe("1000");
+  const my = await dumpOnHost(ws, byFile["mysql-shop.sql"] ?? "", "mysql-shop.sql");
+  await sh(db1.root, `mysql -e "drop database shop" && mysql < ${my}`);
+  expect((await sh(db1.root, `mysql -N -e "select count(*) from shop.items"`)).trim()).toBe("3");
+  const lite = await dumpOnHost(ws, byFile["sqlite-srv_app_app.db.sql"] ?? "", "sqlite-srv_app_app.db.sql");
+  await sh(db1.root, `sqlite3 /tmp/restored.db < ${lite}`);
+  expect((await sh(db1.root, `sqlite3 /tmp/restored.db "select group_concat(t) from notes"`)).trim()).toBe(
+    "x,y",
+  );
+  // "latest" still means the files.
+  const files = await runCli(["--json", "restore", "--host", "db1", "--target", `${ws.root}/files`], ws.env);
+  expect(jsonResult<{ snapshotId: string }>(files).snapshotId).toBe(out.filesSnapshotId);
+
+  // Neither the catalog nor anything else stored holds the password.
+  const { readdir } = await import("node:fs/promises");
+  const root = `${s3.dir}/data/${s3.bucket}`;
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !e.parentPath.includes("_catalog")) continue;
+    expect((await readFile(`${e.parentPath}/${e.name}`, "utf8")).includes(shopPassword)).toBe(false);
+  }
+});
+
+test("a database whose password is not set fails the run with what to do; the other data is still saved", async ({
+  ws,
+}) => {
+  await setUp(ws);
+  const r = await runCli(["--json", "snapshot", "--host", "db1"], ws.env);
+  expect(r.exitCode).toBe(7);
+  const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+  expect(error).toMatchObject({
+    code: "CREDENTIALS_MISSING",
+    message:
+      "1 database dump(s) of db1 failed (mysql shop): the mysql password variable SHOP_DB_PASSWORD is not set",
+    hint: expect.stringContaining("Export SHOP_DB_PASSWORD"),
+  });
+  const snaps = jsonResult<Array<{ paths: string[] }>>(
+    await runCli(["--json", "snapshots", "--host", "db1"], ws.env),
+  );
+  // "all" also finds databases created since (the other test's "restored"): it is listed at each run.
+  const paths = snaps.map((s) => s.paths.join(","));
+  expect(paths).toEqual(
+    expect.arrayContaining([
+      "/postgres-app.sql",
+      "/postgres-postgres.sql",
+      "/sqlite-srv_app_app.db.sql",
+      "/srv/files",
+    ]),
+  );
+  expect(paths).not.toContain("/mysql-shop.sql");
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  });
+  const target = (await ws.config()).targets.get("offsite");
+  if (!target) throw new Error("no target");
+  const catalog = openCatalog(target);
+  const last = (await listRuns(catalog, "db1")).at(-1);
+  expect(await readRecord(catalog, last?.endKey ?? "")).toMatchObject({
+    outcome: "failed",
+    error: { code: "CREDENTIALS_MISSING" },
+  });
+});
