@@ -66,13 +66,16 @@ type Outcome = {
   dumps: Array<{ engine: string; database: string; file: string; snapshotId: string }>;
 };
 
-/** Restores one dump snapshot here with the CLI, then puts the file on the host for loading. */
-async function dumpOnHost(ws: Workspace, snapshotId: string, file: string): Promise<string> {
-  const target = `${ws.root}/r-${snapshotId.slice(0, 8)}`;
-  const r = await runCli(["restore", "--host", "db1", "--snapshot", snapshotId, "--target", target], ws.env);
-  expect(r.exitCode, r.stderr).toBe(0);
-  await db1.root.writeFile(`/tmp/${file}`, await readFile(`${target}/${file}`), 0o644);
-  return `/tmp/${file}`;
+/** Restores one database's newest dump here with the CLI, then puts the file on the host for loading. */
+async function dumpOnHost(ws: Workspace, database: string, name: string): Promise<string> {
+  const target = `${ws.root}/${name}`;
+  const r = await runCli(
+    ["--json", "restore", "--host", "db1", "--database", database, "--target", target],
+    ws.env,
+  );
+  expect(jsonResult<{ verified: boolean }>(r).verified).toBe(true);
+  await db1.root.writeFile(`/tmp/${name}`, await readFile(target), 0o644);
+  return `/tmp/${name}`;
 }
 
 test("every database gets its own snapshot, with its password only in environments; each dump loads back", async ({
@@ -100,8 +103,7 @@ test("every database gets its own snapshot, with its password only in environmen
   expect(argvs.filter((a) => a.includes(shopPassword))).toEqual([]);
   expect(String(r.stdout) + String(r.stderr)).not.toContain(shopPassword);
 
-  const byFile = Object.fromEntries(out.dumps.map((d) => [d.file, d.snapshotId]));
-  const pg = await dumpOnHost(ws, byFile["postgres-app.sql"] ?? "", "postgres-app.sql");
+  const pg = await dumpOnHost(ws, "app", "app.sql");
   await sh(
     db1.root,
     `runuser -u postgres -- createdb restored && runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d restored < ${pg}`,
@@ -114,10 +116,19 @@ test("every database gets its own snapshot, with its password only in environmen
       )
     ).trim(),
   ).toBe("1000");
-  const my = await dumpOnHost(ws, byFile["mysql-shop.sql"] ?? "", "mysql-shop.sql");
+  const my = await dumpOnHost(ws, "shop", "shop.sql");
   await sh(db1.root, `mysql -e "drop database shop" && mysql < ${my}`);
   expect((await sh(db1.root, `mysql -N -e "select count(*) from shop.items"`)).trim()).toBe("3");
-  const lite = await dumpOnHost(ws, byFile["sqlite-srv_app_app.db.sql"] ?? "", "sqlite-srv_app_app.db.sql");
+  const lite = await dumpOnHost(ws, "/srv/app/app.db", "app-db.sql");
+  const none = await runCli(
+    ["--json", "restore", "--host", "db1", "--database", "nope", "--target", `${ws.root}/x`],
+    ws.env,
+  );
+  expect(none.exitCode).toBe(2);
+  expect(JSON.parse(none.stdout).error).toMatchObject({
+    code: "SNAPSHOT_NOT_FOUND",
+    hint: "Dumps there: mysql-shop, postgres-app, postgres-postgres, sqlite-srv_app_app.db.",
+  });
   await sh(db1.root, `sqlite3 /tmp/restored.db < ${lite}`);
   expect((await sh(db1.root, `sqlite3 /tmp/restored.db "select group_concat(t) from notes"`)).trim()).toBe(
     "x,y",
