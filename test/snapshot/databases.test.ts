@@ -186,3 +186,81 @@ test("a database whose password is not set fails the run with what to do; the ot
     error: { code: "CREDENTIALS_MISSING" },
   });
 });
+
+test("dumps taken while the databases are being written are consistent: money moved between accounts still adds up", async ({
+  ws,
+}) => {
+  // Every transaction moves 1 between two accounts and logs the move: a torn copy would not add up to 1000.
+  await sh(
+    db1.root,
+    psql(
+      "app",
+      "create table accounts(id int primary key, balance int); insert into accounts select i, 100 from generate_series(1, 10) i; create table moves(id serial primary key, source int references accounts(id), sink int references accounts(id));",
+    ),
+  );
+  await sh(
+    db1.root,
+    `mysql -e "create table shop.accounts(id int primary key, balance int) engine=innodb; insert into shop.accounts values (1,500),(2,500); create table shop.moves(id int auto_increment primary key) engine=innodb;"`,
+  );
+  await db1.root.writeFile(
+    "/usr/local/bin/writers",
+    `#!/bin/sh
+runuser -u postgres -- psql -q -d app -c "do \\$\\$ begin for i in 1..1000000 loop update accounts set balance = balance - 1 where id = 1 + i % 10; update accounts set balance = balance + 1 where id = 1 + (i + 3) % 10; insert into moves(source, sink) values (1 + i % 10, 1 + (i + 3) % 10); commit; end loop; end \\$\\$" &
+while true; do mysql -e "start transaction; update shop.accounts set balance = balance - 1 where id = 1; update shop.accounts set balance = balance + 1 where id = 2; insert into shop.moves values (); commit;"; done &
+wait
+`,
+    0o755,
+  );
+  await setUp(ws);
+  const writers = (await import("execa")).execa(
+    "podman",
+    ["exec", db1.name, "setsid", "/usr/local/bin/writers"],
+    {
+      reject: false,
+    },
+  );
+  try {
+    // Let them get going, then snapshot while they write.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const before = Number(await sh(db1.root, psql("app", "select count(*) from moves")));
+    expect(before).toBeGreaterThan(0);
+    const r = await runCli(["--json", "snapshot", "--host", "db1"], {
+      ...ws.env,
+      SHOP_DB_PASSWORD: shopPassword,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const after = Number(await sh(db1.root, psql("app", "select count(*) from moves")));
+    expect(after).toBeGreaterThan(before);
+  } finally {
+    // The writers run in their own process group (setsid): stop the whole group.
+    await sh(
+      db1.root,
+      'for p in /proc/[0-9]*; do grep -qs /usr/local/bin/writers "$p/cmdline" && kill -TERM -- "-${p#/proc/}"; done; true',
+    ).catch(() => {});
+    await sh(
+      db1.root,
+      psql("postgres", "select pg_terminate_backend(pid) from pg_stat_activity where query like 'do %'"),
+    ).catch(() => {});
+    writers.kill("SIGKILL");
+  }
+  const pg = await dumpOnHost(ws, "app", "app-consistent.sql");
+  await sh(
+    db1.root,
+    `runuser -u postgres -- createdb consistent && runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -d consistent < ${pg}`,
+  );
+  expect((await sh(db1.root, psql("consistent", "select sum(balance) from accounts"))).trim()).toBe("1000");
+  const moved = Number(await sh(db1.root, psql("consistent", "select count(*) from moves")));
+  expect(moved).toBeGreaterThan(0);
+  const my = await dumpOnHost(ws, "shop", "shop-consistent.sql");
+  await sh(db1.root, `sed 's/\\bshop\\b/shopcheck/g' ${my} | mysql`);
+  const [sum, moves] = (
+    await sh(
+      db1.root,
+      `mysql -N -e "select (select sum(balance) from shopcheck.accounts), (select count(*) from shopcheck.moves)"`,
+    )
+  )
+    .trim()
+    .split("\t");
+  expect(sum).toBe("1000");
+  expect(Number(moves)).toBeGreaterThan(0);
+});
