@@ -51,6 +51,7 @@ const exitCodeByErrorCode = {
   HOST_FILE_MISSING: ExitCode.failure,
   HOST_SETUP_FAILED: ExitCode.failure,
   DUMP_FAILED: ExitCode.failure,
+  LOAD_FAILED: ExitCode.failure,
   COMMAND_TIMEOUT: ExitCode.timedOut,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;

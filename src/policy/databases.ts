@@ -42,7 +42,15 @@ const noBoth = (s: { passwordEnv?: string | undefined; passwordFile?: string | u
   !(s.passwordEnv && s.passwordFile);
 const both = { message: "set passwordEnv or passwordFile, not both" };
 
-export const postgresEntry = z.strictObject({ postgres: z.strictObject(serverOptions).refine(noBoth, both) });
+export const postgresEntry = z.strictObject({
+  postgres: z
+    .strictObject({
+      ...serverOptions,
+      /** Also dump the roles (pg_dumpall --globals-only; needs a superuser), loaded before the databases. */
+      roles: z.boolean().default(true),
+    })
+    .refine(noBoth, both),
+});
 export const mysqlEntry = z.strictObject({ mysql: z.strictObject(serverOptions).refine(noBoth, both) });
 export const sqliteEntry = z.strictObject({
   sqlite: z.strictObject({
@@ -71,6 +79,8 @@ export interface DatabaseSource {
   passwordFile?: string | undefined;
   runAs?: string | undefined;
   options: string[];
+  /** PostgreSQL: dump the roles too. */
+  roles?: boolean | undefined;
 }
 
 export function databaseSource(entry: DatabaseEntry): DatabaseSource {
@@ -82,6 +92,14 @@ export function databaseSource(entry: DatabaseEntry): DatabaseSource {
   const { database, ...rest } = s;
   const databases = database === "all" ? "all" : typeof database === "string" ? [database] : database;
   return { engine, ...rest, databases };
+}
+
+/** The file of a PostgreSQL server's roles: a dot, which no database name has, keeps it apart from theirs. */
+export const POSTGRES_ROLES_FILE = "postgres.roles.sql";
+
+/** pg_dumpall --globals-only: the roles (and tablespaces) every database's grants refer to. */
+export function rolesDumpCommand(source: DatabaseSource): string[] {
+  return asUser(source, ["pg_dumpall", "--globals-only", "--no-password", ...connection(source)]);
 }
 
 /** The dump's file name in its snapshot, and its `data:` tag: one stream per database. */
@@ -157,6 +175,58 @@ export function dumpCommand(source: DatabaseSource, database: string): string[] 
         database,
       ]);
   }
+}
+
+/** Runs argv with the file on the host as its stdin: the shell (as the login user) opens it, so a dump restored
+ * with root-only permissions can still be loaded by a `runAs` user. */
+function fromFile(file: string, argv: string[]): string[] {
+  return ["sh", "-c", 'f=$1; shift; exec "$@" < "$f"', "load", file, ...argv];
+}
+
+/** The commands that load one dump (a file on the host) into a fresh server, in order. */
+export function loadCommands(source: DatabaseSource, database: string, file: string): string[][] {
+  switch (source.engine) {
+    case "postgres":
+      return [
+        asUser(source, ["createdb", "--no-password", ...connection(source), database]),
+        fromFile(
+          file,
+          asUser(source, [
+            "psql",
+            "--no-password",
+            ...connection(source),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            `--dbname=${database}`,
+          ]),
+        ),
+      ];
+    case "mysql": {
+      // The dump creates its database itself (--databases).
+      const optionFile = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+      return [fromFile(file, asUser(source, ["mysql", ...optionFile, ...connection(source)]))];
+    }
+    case "sqlite":
+      return [
+        asUser(source, [
+          "sh",
+          "-c",
+          'test ! -e "$1" || { echo "$1 already exists; a dump loads only into a new database file" >&2; exit 73; }; mkdir -p "$(dirname "$1")" && exec sqlite3 -bail "$1" < "$2"',
+          "sqlite-load",
+          database,
+          file,
+        ]),
+      ];
+  }
+}
+
+/** Loads a PostgreSQL roles dump; roles that exist already (postgres itself) give notices, not failures. */
+export function loadRolesCommand(source: DatabaseSource, file: string): string[] {
+  return fromFile(
+    file,
+    asUser(source, ["psql", "--no-password", ...connection(source), "-q", "--dbname=postgres"]),
+  );
 }
 
 /** The command that lists every database of a server ("all"), one per line. */

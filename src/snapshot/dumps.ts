@@ -7,6 +7,8 @@ import {
   dumpEnv,
   dumpName,
   listCommand,
+  POSTGRES_ROLES_FILE,
+  rolesDumpCommand,
   SYSTEM_DATABASES,
 } from "../policy/databases.js";
 import type { ResticRepository } from "../restic/engine.js";
@@ -94,11 +96,18 @@ export async function snapshotDatabases(options: {
       fail("all", err);
       continue;
     }
-    for (const database of names) {
-      const file = dumpName(source.engine, database);
+    const jobs = names.map((database) => ({
+      database,
+      file: dumpName(source.engine, database),
+      command: dumpCommand(source, database),
+    }));
+    // The roles first: a restore loads them before the databases whose grants name them.
+    if (source.engine === "postgres" && source.roles !== false)
+      jobs.unshift({ database: "roles", file: POSTGRES_ROLES_FILE, command: rolesDumpCommand(source) });
+    for (const { database, file, command } of jobs) {
       try {
         const r = await options.repo.backupFromCommand({
-          command: dumpCommand(source, database),
+          command,
           filename: file,
           host: options.host,
           tags: [LIFEBOAT_TAG, `host:${options.host}`, dumpTag(file)],

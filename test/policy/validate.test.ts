@@ -151,7 +151,7 @@ irreplaceable:
   expect(set.problems).toEqual([]);
   expect(set.policies[0]?.entries).toEqual([{ path: "/srv/uploads", dataClass: "irreplaceable" }]);
   expect(set.policies[0]?.databases).toEqual([
-    { engine: "postgres", databases: ["app"], runAs: "postgres", options: [] },
+    { engine: "postgres", databases: ["app"], runAs: "postgres", options: [], roles: true },
     {
       engine: "mysql",
       databases: ["shop", "crm"],
@@ -167,6 +167,7 @@ irreplaceable:
       user: "dump",
       passwordFile: "/etc/lifeboat/pgpass",
       options: [],
+      roles: true,
     },
     { engine: "sqlite", databases: ["/srv/app/app.db"], runAs: undefined, options: [] },
   ]);

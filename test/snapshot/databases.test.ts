@@ -5,6 +5,8 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, expect, inject } from "vitest";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
+import { loadPolicies } from "../../src/policy/load.js";
+import { loadDatabase, loadRoles } from "../../src/restore/load.js";
 import type { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
 import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
@@ -96,6 +98,7 @@ test("every database gets its own snapshot, with its password only in environmen
     "mysql shop mysql-shop.sql",
     "postgres app postgres-app.sql",
     "postgres postgres postgres-postgres.sql",
+    "postgres roles postgres.roles.sql",
     "sqlite /srv/app/app.db sqlite-srv_app_app.db.sql",
   ]);
   // The dumps really ran (seen in the process list), and the password was in none of them.
@@ -127,7 +130,7 @@ test("every database gets its own snapshot, with its password only in environmen
   expect(none.exitCode).toBe(2);
   expect(JSON.parse(none.stdout).error).toMatchObject({
     code: "SNAPSHOT_NOT_FOUND",
-    hint: "Dumps there: mysql-shop, postgres-app, postgres-postgres, sqlite-srv_app_app.db.",
+    hint: "Dumps there: mysql-shop, postgres-app, postgres-postgres, postgres.roles, sqlite-srv_app_app.db.",
   });
   await sh(db1.root, `sqlite3 /tmp/restored.db < ${lite}`);
   expect((await sh(db1.root, `sqlite3 /tmp/restored.db "select group_concat(t) from notes"`)).trim()).toBe(
@@ -263,4 +266,69 @@ wait
     .split("\t");
   expect(sum).toBe("1000");
   expect(Number(moves)).toBeGreaterThan(0);
+});
+
+test("onto a fresh database server: roles first, then each database; grants, rows and files come back", async ({
+  ws,
+}) => {
+  await sh(db1.root, psql("app", "create role appuser login; grant select on customers, orders to appuser"));
+  await setUp(ws);
+  const out = jsonResult<Outcome>(
+    await runCli(["--json", "snapshot", "--host", "db1"], { ...ws.env, SHOP_DB_PASSWORD: shopPassword }),
+  );
+  const db2 = await startDbHost(`lb-dbfresh-${randomBytes(3).toString("hex")}`);
+  try {
+    const [policy] = (await loadPolicies(await ws.config(), ws.policiesDir, ws.root)).policies;
+    const [pgSource, mySource, liteSource] = policy?.databases ?? [];
+    if (!pgSource || !mySource || !liteSource) throw new Error("policy databases missing");
+    /** A dump from the catalog of db1, restored here by snapshot id and put on the fresh host. */
+    const onFresh = async (file: string): Promise<string> => {
+      const dump = out.dumps.find((d) => d.file === file);
+      const dir = `${ws.root}/fresh-${file}`;
+      const r = await runCli(
+        ["restore", "--host", "db1", "--snapshot", dump?.snapshotId ?? "", "--target", dir],
+        ws.env,
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      await db2.root.writeFile(`/root/${file}`, await readFile(`${dir}/${file}`), 0o600);
+      return `/root/${file}`;
+    };
+    // Without its role first, the app database's GRANT fails: the order matters.
+    const appDump = await onFresh("postgres-app.sql");
+    await expect(
+      loadDatabase({ transport: db2.root, source: pgSource }, "app", appDump),
+    ).rejects.toMatchObject({
+      code: "LOAD_FAILED",
+      message: expect.stringContaining('role "appuser" does not exist'),
+    });
+    await sh(db2.root, "runuser -u postgres -- dropdb app");
+    await loadRoles({ transport: db2.root, source: pgSource }, await onFresh("postgres.roles.sql"));
+    await loadDatabase({ transport: db2.root, source: pgSource }, "app", appDump);
+    expect((await sh(db2.root, psql("app", "select count(*) from orders"))).trim()).toBe("1000");
+    expect(
+      (await sh(db2.root, psql("app", "select has_table_privilege('appuser', 'orders', 'select')"))).trim(),
+    ).toBe("t");
+    await loadDatabase(
+      { transport: db2.root, source: mySource },
+      "shop",
+      await onFresh("mysql-shop.sql"),
+    );
+    expect((await sh(db2.root, `mysql -N -e "select count(*) from shop.items"`)).trim()).toBe("3");
+    await loadDatabase(
+      { transport: db2.root, source: liteSource },
+      "/srv/app/app.db",
+      await onFresh("sqlite-srv_app_app.db.sql"),
+    );
+    expect((await sh(db2.root, `sqlite3 /srv/app/app.db "select count(*) from notes"`)).trim()).toBe("2");
+    // A database file that exists is never overwritten by a load.
+    await expect(
+      loadDatabase(
+        { transport: db2.root, source: liteSource },
+        "/srv/app/app.db",
+        "/root/sqlite-srv_app_app.db.sql",
+      ),
+    ).rejects.toMatchObject({ code: "LOAD_FAILED", message: expect.stringContaining("already exists") });
+  } finally {
+    await db2.remove();
+  }
 });
