@@ -308,11 +308,7 @@ test("onto a fresh database server: roles first, then each database; grants, row
     expect(
       (await sh(db2.root, psql("app", "select has_table_privilege('appuser', 'orders', 'select')"))).trim(),
     ).toBe("t");
-    await loadDatabase(
-      { transport: db2.root, source: mySource },
-      "shop",
-      await onFresh("mysql-shop.sql"),
-    );
+    await loadDatabase({ transport: db2.root, source: mySource }, "shop", await onFresh("mysql-shop.sql"));
     expect((await sh(db2.root, `mysql -N -e "select count(*) from shop.items"`)).trim()).toBe("3");
     await loadDatabase(
       { transport: db2.root, source: liteSource },
