@@ -1,7 +1,7 @@
 // Database dumps streamed by restic on a database host (container transport) into S3: real PostgreSQL and
 // MariaDB, no temporary file, and nothing saved when the server dies midway through a dump.
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import type { ResticRepository } from "../../src/restic/engine.js";
 import { type HostRestic, resticOnHost } from "../../src/restic/on-host.js";
 import { openRepository } from "../../src/storage/repository.js";
@@ -10,6 +10,8 @@ import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
 import { s3Env } from "../helpers/s3/start.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
+// Whole database hosts start and restic runs inside them: minutes, not the default 60 s, on a busy machine.
+vi.setConfig({ testTimeout: 240_000 });
 const s3 = inject("s3");
 let db1: ContainerHost;
 

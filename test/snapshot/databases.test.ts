@@ -2,7 +2,7 @@
 // controller's environment) and SQLite on a database host of the fleet, one snapshot per database.
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { afterAll, beforeAll, expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import { loadPolicies } from "../../src/policy/load.js";
@@ -13,6 +13,8 @@ import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
 import { argvsDuring } from "../helpers/proc.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
+// Whole database hosts start and restic runs inside them: minutes, not the default 60 s, on a busy machine.
+vi.setConfig({ testTimeout: 240_000 });
 const s3 = inject("s3");
 const shopPassword = `shop-${randomBytes(10).toString("hex")}`;
 let db1: ContainerHost;

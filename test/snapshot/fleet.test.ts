@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import type { DoctorCheck } from "../../src/admin/doctor.js";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
@@ -15,6 +15,8 @@ import { type ContainerHost, type SshHost, startContainerHost, startSshHost } fr
 import { argvsDuring } from "../helpers/proc.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
+// Whole database hosts start and restic runs inside them: minutes, not the default 60 s, on a busy machine.
+vi.setConfig({ testTimeout: 240_000 });
 const s3 = inject("s3");
 const tag = randomBytes(3).toString("hex");
 let web1: ContainerHost;
