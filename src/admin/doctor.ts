@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { readConfig, type TargetConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
+import { dumpEnv, listCommand, SYSTEM_DATABASES } from "../policy/databases.js";
 import { loadPolicies, type Policy } from "../policy/load.js";
 import { findRestic } from "../restic/binary.js";
 import { inspectHostRestic } from "../restic/on-host.js";
@@ -67,6 +68,65 @@ async function hostCheck(policy: Policy): Promise<string> {
     : `${how}; restic ${restic.found} there: each snapshot copies Lifeboat's own for the run`;
 }
 
+/** Each database of the policy answers with the policy's connection settings, as the dumps will need. */
+async function databasesCheck(policy: Policy): Promise<string> {
+  const transport = await openTransport(policy.host, policy.transport);
+  const found: string[] = [];
+  for (const source of policy.databases) {
+    if (source.passwordEnv && !process.env[source.passwordEnv]) {
+      throw new LifeboatError(
+        "CREDENTIALS_MISSING",
+        `the ${source.engine} password variable ${source.passwordEnv} is not set`,
+        {
+          hint: `Export ${source.passwordEnv} for Lifeboat; the dumps of ${policy.host} need it.`,
+        },
+      );
+    }
+    if (source.engine === "sqlite") {
+      const [file] = source.databases === "all" ? [] : source.databases;
+      const r = await transport.run(["test", "-f", file ?? ""], { timeoutMs: 60_000 });
+      if (r.exitCode !== 0)
+        throw new LifeboatError(
+          "DATA_MISSING",
+          `the SQLite database ${file} does not exist on ${policy.host}`,
+          {
+            hint: "Fix the path in the policy.",
+          },
+        );
+      found.push(`sqlite ${file}`);
+      continue;
+    }
+    const r = await transport.run(listCommand(source), {
+      env: dumpEnv(source, process.env).env,
+      timeoutMs: 60_000,
+    });
+    if (r.exitCode !== 0) {
+      throw new LifeboatError(
+        "DUMP_FAILED",
+        `cannot reach ${source.engine} on ${policy.host}: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.exitCode}`}`,
+        { hint: "Check the client tools on the host and the policy's host, port, user, password and runAs." },
+      );
+    }
+    const there = r.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const wanted =
+      source.databases === "all" ? there.filter((d) => !SYSTEM_DATABASES.has(d)) : source.databases;
+    const absent = wanted.filter((d) => !there.includes(d));
+    if (absent.length > 0)
+      throw new LifeboatError(
+        "DATA_MISSING",
+        `${source.engine} on ${policy.host} has no database ${absent.join(", ")}`,
+        {
+          hint: `Databases there: ${there.join(", ")}. Fix the policy, or restore the database.`,
+        },
+      );
+    found.push(`${source.engine} ${wanted.join(", ")}`);
+  }
+  return `reachable: ${found.join("; ")}`;
+}
+
 export async function doctor(options: {
   configFile?: string | undefined;
   logger?: Logger | undefined;
@@ -96,6 +156,9 @@ export async function doctor(options: {
   if (!config || !set) return checks;
   for (const p of set.policies.filter((p) => p.transport.kind !== "local")) {
     checks.push(await run(`host ${p.host}`, () => hostCheck(p)));
+  }
+  for (const p of set.policies.filter((p) => p.databases.length > 0)) {
+    checks.push(await run(`databases of ${p.host}`, () => databasesCheck(p)));
   }
   for (const t of config.targets.values()) {
     const storage =

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, expect, inject, vi } from "vitest";
+import type { DoctorCheck } from "../../src/admin/doctor.js";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import { loadPolicies } from "../../src/policy/load.js";
@@ -178,6 +179,25 @@ test("a database whose password is not set fails the run with what to do; the ot
     ]),
   );
   expect(paths).not.toContain("/mysql-shop.sql");
+  // doctor says so before the night's run, and passes once the variable is there.
+  const check = async (env: NodeJS.ProcessEnv) => {
+    const d = await runCli(["--json", "doctor"], env);
+    return (JSON.parse(d.stdout) as { result: DoctorCheck[] }).result.find(
+      (c) => c.name === "databases of db1",
+    );
+  };
+  expect(await check(ws.env)).toMatchObject({ ok: false, code: "CREDENTIALS_MISSING" });
+  expect(await check({ ...ws.env, SHOP_DB_PASSWORD: shopPassword })).toMatchObject({
+    ok: true,
+    detail: expect.stringMatching(
+      /^reachable: postgres app, postgres.*; mysql shop; sqlite \/srv\/app\/app\.db$/,
+    ),
+  });
+  expect(await check({ ...ws.env, SHOP_DB_PASSWORD: "wrong" })).toMatchObject({
+    ok: false,
+    code: "DUMP_FAILED",
+    detail: expect.stringContaining("Access denied for user 'backup'"),
+  });
   Object.assign(process.env, {
     AWS_ACCESS_KEY_ID: s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
