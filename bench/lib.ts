@@ -1,7 +1,53 @@
 // Shared by the benchmarks: the data set and the statistic.
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline";
+
+const root = path.resolve(import.meta.dirname, "..");
+export const benchNode = path.join(root, "node_modules", ".bin", "node");
+
+export interface BenchS3 {
+  child: ChildProcess;
+  port: number;
+  ca: string;
+}
+
+/** The test S3 server (s3rver over HTTPS) with an empty store under `s3dir`, on `address`. */
+export async function startBenchS3(
+  s3dir: string,
+  credentials: { accessKey: string; secretKey: string; bucket: string },
+  address = "127.0.0.1",
+): Promise<BenchS3> {
+  rmSync(path.join(s3dir, "data"), { recursive: true, force: true });
+  const child = spawn(benchNode, [path.join(root, "test/helpers/s3/server.cjs")], {
+    env: {
+      ...process.env,
+      S3_DIR: s3dir,
+      S3_ACCESS_KEY: credentials.accessKey,
+      S3_SECRET_KEY: credentials.secretKey,
+      S3_BUCKETS: credentials.bucket,
+      S3_ADDRESS: address,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve),
+  );
+  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  return { child, port, ca };
+}
+
+/** Seconds one command takes; throws with its stderr when it fails. */
+export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return seconds;
+}
 
 /** `files` files of `fileKib` KiB of random bytes in 100 directories under `data`; kept between runs. */
 export function writeBenchData(data: string, files: number, fileKib: number): void {

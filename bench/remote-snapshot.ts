@@ -4,12 +4,11 @@
 //   npm run bench:remote-snapshot     (BENCH_DIR, BENCH_FILES, BENCH_FILE_KIB, BENCH_PAIRS, BENCH_HOST_RESTIC=1
 //   to give the host restic 0.18 of its own, so that Lifeboat uses it and copies nothing)
 // Needs the test fleet's image (npm test builds it) and podman.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { median } from "./lib.ts";
+import { median, startBenchS3, timed } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-remote";
@@ -33,32 +32,12 @@ if (spawnSync("podman", ["image", "exists", image]).status !== 0) {
 }
 
 async function startServer(): Promise<{ child: ChildProcess; endpoint: string; ca: string }> {
-  const s3dir = path.join(dir, "s3");
-  rmSync(s3dir, { recursive: true, force: true });
-  const child = spawn(node, [path.join(root, "test/helpers/s3/server.cjs")], {
-    env: {
-      ...process.env,
-      S3_DIR: s3dir,
-      S3_ACCESS_KEY: accessKey,
-      S3_SECRET_KEY: secretKey,
-      S3_BUCKETS: bucket,
-      S3_ADDRESS: "0.0.0.0",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve),
+  const { child, port, ca } = await startBenchS3(
+    path.join(dir, "s3"),
+    { accessKey, secretKey, bucket },
+    "0.0.0.0",
   );
-  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
   return { child, endpoint: `https://10.88.0.1:${port}`, ca };
-}
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return seconds;
 }
 
 const podman = (...args: string[]) => execFileSync("podman", args, { stdio: ["ignore", "pipe", "inherit"] });

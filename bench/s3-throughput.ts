@@ -1,12 +1,11 @@
 // bench/s3-throughput: snapshot and restore of ~1 GB through Lifeboat against raw restic, side by side on
 // the same S3 server (s3rver over HTTPS on loopback), alternating ABBA. Prints medians and ratios.
 //   npm run bench:s3-throughput     (BENCH_DIR, BENCH_FILES, BENCH_FILE_KIB, BENCH_PAIRS)
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { median, writeBenchData } from "./lib.ts";
+import { median, startBenchS3, timed, writeBenchData } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-s3";
@@ -21,31 +20,8 @@ const secretKey = randomBytes(24).toString("base64url");
 const bucket = "lifeboat-test";
 
 async function startServer(): Promise<{ child: ChildProcess; endpoint: string; ca: string }> {
-  const s3dir = path.join(dir, "s3");
-  rmSync(path.join(s3dir, "data"), { recursive: true, force: true });
-  const child = spawn(node, [path.join(root, "test/helpers/s3/server.cjs")], {
-    env: {
-      ...process.env,
-      S3_DIR: s3dir,
-      S3_ACCESS_KEY: accessKey,
-      S3_SECRET_KEY: secretKey,
-      S3_BUCKETS: bucket,
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve),
-  );
-  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  const { child, port, ca } = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket });
   return { child, endpoint: `https://127.0.0.1:${port}`, ca };
-}
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return seconds;
 }
 
 writeBenchData(data, files, fileKib);

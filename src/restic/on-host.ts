@@ -26,16 +26,18 @@ const PROBE_TIMEOUT_MS = 60_000;
 // One round trip: the host's machine type, then its restic's version and exit status.
 const PROBE = 'uname -m; restic version 2>&1; echo "rc=$?"';
 
+// A private directory for the run, printed as "dir=PATH"; exit 90 when none can be made.
+const MAKE_DIR =
+  "umask 077; d=$(mktemp -d /var/tmp/lifeboat.XXXXXXXX 2>/dev/null || mktemp -d) || exit 90; " +
+  'printf "dir=%s\\n" "$d"; ';
+const madeDir = (stdout: string): string | undefined => /^dir=(\/\S+)$/m.exec(stdout)?.[1];
+
 // One round trip with our restic on stdin: a private directory, the binary in it, and proof that it runs there.
 // /var/tmp first: /tmp is more often mounted noexec.
-const INSTALL =
-  "umask 077; d=$(mktemp -d /var/tmp/lifeboat.XXXXXXXX 2>/dev/null || mktemp -d) || exit 90; " +
-  'printf "dir=%s\\n" "$d"; cat > "$d/restic" && chmod 700 "$d/restic" || exit 91; "$d/restic" version';
+const INSTALL = MAKE_DIR + 'cat > "$d/restic" && chmod 700 "$d/restic" || exit 91; "$d/restic" version';
 
 // The first file of a run: a private directory, made in the same round trip.
-const PUT_FIRST =
-  "umask 077; d=$(mktemp -d /var/tmp/lifeboat.XXXXXXXX 2>/dev/null || mktemp -d) || exit 90; " +
-  'printf "dir=%s\\n" "$d"; cat > "$d/$1" && chmod "$2" "$d/$1"';
+const PUT_FIRST = MAKE_DIR + 'cat > "$d/$1" && chmod "$2" "$d/$1"';
 
 interface Probe {
   arch: string;
@@ -110,7 +112,7 @@ export async function resticOnHost(
     const r = await transport.run(["sh", "-c", PUT_FIRST, "lifeboat", name, mode.toString(8)], {
       stdin: data,
     });
-    workDir = /^dir=(\/\S+)$/m.exec(r.stdout)?.[1];
+    workDir = madeDir(r.stdout);
     if (r.exitCode !== 0 || !workDir) {
       await cleanup();
       throw setupFailed(
@@ -150,7 +152,7 @@ export async function resticOnHost(
     stdin: await readFile(resolveOnPath(local.path)),
     timeoutMs: 10 * PROBE_TIMEOUT_MS,
   });
-  workDir = /^dir=(\/\S+)$/m.exec(r.stdout)?.[1];
+  workDir = madeDir(r.stdout);
   const version = r.exitCode === 0 ? parseResticVersion(r.stdout) : undefined;
   if (!version) {
     await cleanup();

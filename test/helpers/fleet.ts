@@ -176,10 +176,20 @@ export async function startSshHost(name: string, user = "root"): Promise<SshHost
   return { ...host, destination: `${user}@${address}`, identityFile, knownHostsFile };
 }
 
-async function must(t: ContainerTransport, argv: string[]): Promise<void> {
+async function must(t: ContainerTransport, argv: string[]): Promise<string> {
   const r = await t.run(argv);
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed on ${t.host}: ${r.stderr}`);
+  return r.stdout;
 }
+
+/** Runs a shell script on a test host (test setup and checks); its stdout, or an error with its stderr. */
+export function sh(t: ContainerTransport, script: string): Promise<string> {
+  return must(t, ["sh", "-c", script]);
+}
+
+/** A psql command line for `sh`: one statement as the postgres user, unaligned output, stop on error. */
+export const psql = (db: string, sql: string): string =>
+  `runuser -u postgres -- psql -v ON_ERROR_STOP=1 -Atq -d ${db} -c "${sql}"`;
 
 /** A container host running PostgreSQL 15 (socket, peer auth for `postgres`) and MariaDB (socket, root). */
 export async function startDbHost(name: string): Promise<ContainerHost> {

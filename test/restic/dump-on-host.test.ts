@@ -5,8 +5,7 @@ import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import type { ResticRepository } from "../../src/restic/engine.js";
 import { type HostRestic, resticOnHost } from "../../src/restic/on-host.js";
 import { openRepository } from "../../src/storage/repository.js";
-import type { ContainerTransport } from "../../src/transport/container.js";
-import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
+import { type ContainerHost, psql, sh, startDbHost } from "../helpers/fleet.js";
 import { s3Env } from "../helpers/s3/start.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
@@ -14,14 +13,6 @@ import { test, type Workspace } from "../helpers/workspace.js";
 vi.setConfig({ testTimeout: 240_000 });
 const s3 = inject("s3");
 let db1: ContainerHost;
-
-async function sh(t: ContainerTransport, script: string): Promise<string> {
-  const r = await t.run(["sh", "-c", script]);
-  if (r.exitCode !== 0) throw new Error(`${script} failed on ${t.host}: ${r.stderr}`);
-  return r.stdout;
-}
-const psql = (db: string, sql: string) =>
-  `runuser -u postgres -- psql -v ON_ERROR_STOP=1 -Atq -d ${db} -c "${sql}"`;
 
 beforeAll(async () => {
   db1 = await startDbHost(`lb-db-${randomBytes(3).toString("hex")}`);

@@ -8,9 +8,8 @@ import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import { loadPolicies } from "../../src/policy/load.js";
 import { loadDatabase, loadRoles } from "../../src/restore/load.js";
-import type { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
-import { type ContainerHost, startDbHost } from "../helpers/fleet.js";
+import { type ContainerHost, psql, sh, startDbHost } from "../helpers/fleet.js";
 import { argvsDuring } from "../helpers/proc.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
@@ -19,14 +18,6 @@ vi.setConfig({ testTimeout: 240_000 });
 const s3 = inject("s3");
 const shopPassword = `shop-${randomBytes(10).toString("hex")}`;
 let db1: ContainerHost;
-
-async function sh(t: ContainerTransport, script: string): Promise<string> {
-  const r = await t.run(["sh", "-c", script]);
-  if (r.exitCode !== 0) throw new Error(`${script} failed on ${t.host}: ${r.stderr}`);
-  return r.stdout;
-}
-const psql = (db: string, sql: string) =>
-  `runuser -u postgres -- psql -v ON_ERROR_STOP=1 -Atq -d ${db} -c "${sql}"`;
 
 beforeAll(async () => {
   db1 = await startDbHost(`lb-dbs-${randomBytes(3).toString("hex")}`);

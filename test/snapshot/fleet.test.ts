@@ -11,7 +11,7 @@ import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import type { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
-import { type ContainerHost, type SshHost, startContainerHost, startSshHost } from "../helpers/fleet.js";
+import { type ContainerHost, type SshHost, sh, startContainerHost, startSshHost } from "../helpers/fleet.js";
 import { argvsDuring } from "../helpers/proc.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
@@ -22,12 +22,6 @@ const tag = randomBytes(3).toString("hex");
 let web1: ContainerHost;
 let db1: SshHost;
 const extra: ContainerHost[] = [];
-
-async function sh(t: ContainerTransport, script: string): Promise<string> {
-  const r = await t.run(["sh", "-c", script]);
-  if (r.exitCode !== 0) throw new Error(`${script} failed on ${t.host}: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** Irreplaceable files owned by `owner` under `dir`, and a rebuildable `.cache` inside it that only root may read. */
 async function seed(t: ContainerTransport, dir: string, owner: string): Promise<void> {
