@@ -53,6 +53,11 @@ const exitCodeByErrorCode = {
   DUMP_FAILED: ExitCode.failure,
   LOAD_FAILED: ExitCode.failure,
   COMMAND_TIMEOUT: ExitCode.timedOut,
+  RUNBOOK_INVALID: ExitCode.usage,
+  HOST_EXISTS: ExitCode.usage,
+  PROVISION_FAILED: ExitCode.failure,
+  STEP_FAILED: ExitCode.failure,
+  CHECK_FAILED: ExitCode.verifyFailed,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 

@@ -76,7 +76,7 @@ export interface RecordOptions {
  */
 export async function recordRun<T>(
   options: RecordOptions,
-  fn: () => Promise<T>,
+  fn: (run: { id: string; startedAt: string }) => Promise<T>,
   facts: (result: T) => RunFacts,
 ): Promise<T> {
   const base = {
@@ -111,7 +111,7 @@ export async function recordRun<T>(
     }
   };
   try {
-    const result = await fn();
+    const result = await fn({ id: base.id, startedAt: base.startedAt });
     await end({ outcome: "succeeded", ...facts(result) });
     return result;
   } catch (err) {

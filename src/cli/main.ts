@@ -6,6 +6,7 @@ import { registerAdmin } from "./admin.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerForget } from "./forget.js";
+import { registerRecover } from "./recover.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerSnapshots } from "./snapshots.js";
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program, run);
   registerForget(program, run);
   registerCheck(program, run);
+  registerRecover(program, run);
   registerAdmin(program, run);
 
   try {

@@ -247,3 +247,23 @@ export function listCommand(source: DatabaseSource): string[] {
 
 /** Server-internal schemas that `all` leaves out (they are recreated by the server itself). */
 export const SYSTEM_DATABASES = new Set(["information_schema", "performance_schema", "sys", "mysql"]);
+
+/** The command that runs one query and prints its rows, one per line, columns tab-separated, no header. */
+export function queryCommand(source: DatabaseSource, database: string, query: string): string[] {
+  if (source.engine === "postgres") {
+    return asUser(source, [
+      "psql",
+      "--no-password",
+      ...connection(source),
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-AtF",
+      "\t",
+      `--dbname=${database}`,
+      "-c",
+      query,
+    ]);
+  }
+  const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+  return asUser(source, ["mysql", ...file, ...connection(source), "-N", "-B", "-e", query, database]);
+}

@@ -91,8 +91,12 @@ export async function loadPolicies(
     } else if (view.host !== undefined) {
       firstFileOfHost.set(view.host, { file: shown, line: doc.lineOf(["host"]) });
     }
-    if (parsed.success && own.length === 0 && !earlier)
-      policies.push(normalizePolicy(parsed.data, file, config));
+    if (parsed.success && own.length === 0 && !earlier) {
+      const policy = normalizePolicy(parsed.data, file, config);
+      const reach = reachProblem(doc, policy, config);
+      if (reach) problems.push(reach);
+      else policies.push(policy);
+    }
   }
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
   return { policies, problems, files };
@@ -150,6 +154,16 @@ function policyProblems(doc: LocatedDocument, p: LenientPolicy, config: Lifeboat
     }
   }
   return problems;
+}
+
+/** restic runs on the host: a repository in a directory of this machine is out of its reach. */
+function reachProblem(doc: LocatedDocument, policy: Policy, config: LifeboatConfig): Problem | undefined {
+  const target = config.targets.get(policy.repository);
+  if (policy.transport.kind === "local" || target?.type !== "local") return undefined;
+  return doc.problem(
+    ["transport"],
+    `host ${policy.host} is reached over ${policy.transport.kind}, but its storage target "${policy.repository}" is a directory on this machine, which restic on ${policy.host} cannot reach; use an s3 target (see README: Storage targets)`,
+  );
 }
 
 /** The transport setting with its short forms spelled out. */

@@ -17,10 +17,10 @@ export const classifiedPath = z.string().superRefine((p, ctx) => {
   }
 });
 
-const absolutePath = z.string().startsWith("/", "must be an absolute path");
+export const absolutePath = z.string().startsWith("/", "must be an absolute path");
 
 /** user@address or an alias from ~/.ssh/config: what `ssh` is given; never an option. */
-const sshDestination = z
+export const sshDestination = z
   .string()
   .regex(/^[^\s-][^\s]*$/, "must be user@address or an ssh config alias, without spaces or a leading -");
 
@@ -41,7 +41,9 @@ const sshTransport = z.strictObject({
   ),
 });
 
-const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a container name or id");
+export const containerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a container name or id");
 
 const containerTransport = z.strictObject({
   container: z.union(

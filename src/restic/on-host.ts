@@ -17,6 +17,8 @@ export interface HostRestic {
   installed: boolean;
   /** Puts a file restic needs (a CA certificate) into the run's private directory on the host; returns its path. */
   put(name: string, data: Buffer, mode?: number): Promise<string>;
+  /** The run's private directory on the host (made on first use); removed by cleanup. */
+  privateDir(): Promise<string>;
   /** Removes everything this run put on the host. */
   cleanup(): Promise<void>;
 }
@@ -137,9 +139,21 @@ export async function resticOnHost(
     }
   };
 
+  const privateDir = async (): Promise<string> => {
+    if (!workDir) await put(".lifeboat", Buffer.alloc(0));
+    return workDir ?? "";
+  };
   const own = await inspectHostRestic(transport, options);
   if (own.usable)
-    return { transport, binary: "restic", version: own.version ?? "", installed: false, put, cleanup };
+    return {
+      transport,
+      binary: "restic",
+      version: own.version ?? "",
+      installed: false,
+      put,
+      privateDir,
+      cleanup,
+    };
   const local = await findRestic();
   if (own.arch && own.arch !== machine()) {
     throw new LifeboatError(
@@ -169,7 +183,7 @@ export async function resticOnHost(
     { host, restic: version.join("."), found: own.found },
     "copied Lifeboat's restic to the host for this run",
   );
-  return { transport, binary, version: version.join("."), installed: true, put, cleanup };
+  return { transport, binary, version: version.join("."), installed: true, put, privateDir, cleanup };
 }
 
 /** An absolute path for a program name found on PATH. */

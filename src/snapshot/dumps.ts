@@ -13,7 +13,7 @@ import {
 } from "../policy/databases.js";
 import type { ResticRepository } from "../restic/engine.js";
 import type { Transport } from "../transport/types.js";
-import { LIFEBOAT_TAG } from "./selection.js";
+import { LIFEBOAT_TAG, runTag } from "./selection.js";
 
 export interface DumpOutcome {
   engine: DatabaseSource["engine"];
@@ -66,6 +66,8 @@ export async function snapshotDatabases(options: {
   host: string;
   sources: DatabaseSource[];
   env?: NodeJS.ProcessEnv;
+  /** The snapshot run's id, tagged on every dump. */
+  runId?: string;
   logger?: Logger | undefined;
 }): Promise<DumpsResult> {
   const result: DumpsResult = { dumps: [], failures: [] };
@@ -110,7 +112,12 @@ export async function snapshotDatabases(options: {
           command,
           filename: file,
           host: options.host,
-          tags: [LIFEBOAT_TAG, `host:${options.host}`, dumpTag(file)],
+          tags: [
+            LIFEBOAT_TAG,
+            `host:${options.host}`,
+            dumpTag(file),
+            ...(options.runId ? [runTag(options.runId)] : []),
+          ],
           env,
           secrets,
         });

@@ -11,7 +11,8 @@ import { openPolicyRepository } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
 import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
-import { snapshotSelection } from "./selection.js";
+import { runTag, snapshotSelection } from "./selection.js";
+import { writeSentinels } from "./sentinel.js";
 
 export interface SnapshotOptions {
   config: LifeboatConfig;
@@ -111,7 +112,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
   const catalog = catalogFor(options.config, policy.repository);
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
-    () => snapshotPolicy(options, policy),
+    (run) => snapshotPolicy(options, policy, run.id),
     (o) => ({
       // What `restore` takes as the newest snapshot of the files; dumps are found by their tags.
       snapshotId: o.filesSnapshotId,
@@ -128,7 +129,11 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
   );
 }
 
-async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise<SnapshotOutcome> {
+async function snapshotPolicy(
+  options: SnapshotOptions,
+  policy: Policy,
+  runId: string,
+): Promise<SnapshotOutcome> {
   // The time limit stops restic on the host too; the run fails with COMMAND_TIMEOUT, not "interrupted".
   const limit = new AbortController();
   const timer = setTimeout(
@@ -163,7 +168,13 @@ async function snapshotPolicy(options: SnapshotOptions, policy: Policy): Promise
       });
     }
     await present;
-    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost);
+    await writeSentinels(
+      transport,
+      snapshotSelection(policy).roots,
+      { host: policy.host, runId },
+      options.logger,
+    );
+    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost, runId);
   } finally {
     clearTimeout(timer);
     await onHost?.cleanup();
@@ -175,9 +186,12 @@ async function snapshotOnHost(
   policy: Policy,
   transport: Transport,
   onHost: HostRestic | undefined,
+  runId: string,
 ): Promise<SnapshotOutcome> {
   const startedAt = new Date().toISOString();
   const selection = snapshotSelection(policy);
+  // Every snapshot of one run carries its id: a recovery restores the files and the dumps of the same run.
+  const tags = [...selection.tags, runTag(runId)];
   const logger = options.logger?.child({ host: policy.host });
 
   const opened = await openPolicyRepository(options.config, policy, {
@@ -203,7 +217,7 @@ async function snapshotOnHost(
           paths: selection.roots,
           excludes: selection.excludes,
           host: policy.host,
-          tags: selection.tags,
+          tags,
           onStatus: options.onProgress,
           onItemError: (e) =>
             logger?.warn({ item: e.item, during: e.during, error: e.error.message }, "could not read"),
@@ -213,6 +227,7 @@ async function snapshotOnHost(
     transport,
     host: policy.host,
     sources: policy.databases,
+    runId,
     logger,
   });
   const s = files?.summary;
@@ -227,7 +242,7 @@ async function snapshotOnHost(
     repository: opened.location,
     roots: selection.roots,
     excludes: selection.excludes,
-    tags: selection.tags,
+    tags,
     startedAt,
     finishedAt: new Date().toISOString(),
     // The files snapshot's own figures (restore verifies against them); each dump has its own in `dumps`.

@@ -11,6 +11,9 @@ export interface SnapshotSelection {
 
 export const LIFEBOAT_TAG = "lifeboat";
 
+/** The tag every snapshot of one snapshot run carries. */
+export const runTag = (runId: string): string => `run:${runId}`;
+
 export function snapshotSelection(policy: Policy): SnapshotSelection {
   const { roots, excludes } = backupSelection(policy.entries);
   // The policy's own patterns go last so that they can only take more out, never put rebuildable data back.

@@ -10,6 +10,8 @@ export interface SshTarget {
   port?: number | undefined;
   identityFile?: string | undefined;
   knownHostsFile?: string | undefined;
+  /** Trust a host key seen for the first time (and only then): for a machine this run has just created. */
+  acceptNewHostKey?: boolean | undefined;
 }
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -35,6 +37,7 @@ export class SshTransport extends CommandTransport {
     if (this.target.port) args.push("-p", String(this.target.port));
     if (this.target.identityFile) args.push("-i", this.target.identityFile, "-o", "IdentitiesOnly=yes");
     if (this.target.knownHostsFile) args.push("-o", `UserKnownHostsFile=${this.target.knownHostsFile}`);
+    if (this.target.acceptNewHostKey) args.push("-o", "StrictHostKeyChecking=accept-new");
     return args;
   }
 

@@ -55,10 +55,12 @@ export async function ensureBaseImage(): Promise<void> {
   await execa("podman", ["import", tarball, BASE_IMAGE]);
 }
 
-// Database servers for the database tests, added to the base image with apt inside a container (the Debian
-// mirror is reachable through podman's NAT) and committed as an image of its own.
-const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3"];
-export const DB_IMAGE = `lifeboat-test-db:bookworm-${IMAGE_VERSION}`;
+// Services for the database and recovery tests (database servers, nginx), added to the base image with apt
+// inside a container (the Debian mirror is reachable through podman's NAT) and committed as an image of its own.
+const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3", "nginx"];
+export const DB_IMAGE = `lifeboat-test-db:bookworm-3`;
+/** podman run options this machine needs (DESIGN.md): also in the example runbooks. */
+export const RUN_OPTIONS = RUN_FLAGS;
 
 export async function ensureDbImage(): Promise<void> {
   await ensureBaseImage();

@@ -34,6 +34,12 @@ exclude:
 }
 
 /** The files of writeWeb1 that a snapshot must hold, relative to data/. */
+/** The sentinels a snapshot of web1 writes: one in each irreplaceable directory. */
+export const WEB1_SENTINELS = [
+  "srv/app/config/secrets/.lifeboat-sentinel",
+  "srv/app/uploads/.lifeboat-sentinel",
+];
+
 export const WEB1_IRREPLACEABLE = [
   "srv/app/config/secrets/tls.key",
   "srv/app/uploads/docs/report.pdf",

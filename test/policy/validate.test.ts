@@ -114,7 +114,16 @@ test.for([
   ).toBe(true);
 });
 
+// Hosts reached over ssh or a container run restic themselves: their repositories must be in object storage.
+const REMOTE_CONFIG = `targets:
+  primary: { type: local }
+  offsite: { type: s3, endpoint: "https://s3.example.internal:9000", bucket: lifeboat, pathStyle: true }
+defaults:
+  repository: offsite
+`;
+
 test("reads every form of transport, short and long", async ({ ws }) => {
+  await ws.writeConfig(REMOTE_CONFIG);
   await ws.writePolicy("a.yaml", `host: a\ntransport: { ssh: deploy@10.0.0.5 }\nirreplaceable: [/a]\n`);
   await ws.writePolicy(
     "b.yaml",
@@ -191,18 +200,31 @@ irreplaceable:
 });
 
 test("validate says how each host is reached", async ({ ws }) => {
+  await ws.writeConfig(REMOTE_CONFIG);
   await ws.writePolicy("a.yaml", `host: a\ntransport: { ssh: deploy@10.0.0.5 }\nirreplaceable: [/srv/a]\n`);
   await ws.writePolicy("b.yaml", `host: b\ntransport: { container: web1 }\nirreplaceable: [/srv/b]\n`);
-  await ws.writePolicy("c.yaml", `host: c\nirreplaceable: [/srv/c]\n`);
+  await ws.writePolicy("c.yaml", `host: c\nrepository: primary\nirreplaceable: [/srv/c]\n`);
   const r = await runCli(["validate"], ws.env);
   expect(r.exitCode, r.stderr).toBe(0);
   expect(r.stdout).toContain(
-    "a: snapshots /srv/a (0 exclude rules) -> primary (on the host, reached by ssh deploy@10.0.0.5)",
+    "a: snapshots /srv/a (0 exclude rules) -> offsite (on the host, reached by ssh deploy@10.0.0.5); no runbook",
   );
   expect(r.stdout).toContain(
-    "b: snapshots /srv/b (0 exclude rules) -> primary (on the host, reached by container web1)",
+    "b: snapshots /srv/b (0 exclude rules) -> offsite (on the host, reached by container web1); no runbook",
   );
-  expect(r.stdout).toMatch(/^ {2}c: snapshots \/srv\/c \(0 exclude rules\) -> primary$/m);
+  expect(r.stdout).toMatch(/^ {2}c: snapshots \/srv\/c \(0 exclude rules\) -> primary; no runbook/m);
+});
+
+test("a host reached over ssh or a container cannot use a directory target on this machine", async ({
+  ws,
+}) => {
+  await ws.writePolicy("b.yaml", `host: b\ntransport: { container: web1 }\nirreplaceable: [/srv/b]\n`);
+  const problems = await problemsOf(ws);
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatch(
+    /^policies\/b\.yaml:2: transport: host b is reached over container, but its storage target "primary" is a directory on this machine/,
+  );
+  expect(problems[0]).toContain("use an s3 target");
 });
 
 test("rejects a missing runbook file, and accepts one that exists", async ({ ws }) => {

@@ -77,7 +77,8 @@ async function expectRestoredIdentical(ws: Workspace, host: string, t: Container
   const there = await sh(t, `cd ${dir} && ${hashes}`);
   const here = (await execa("sh", ["-c", `cd ${target}${dir} && ${hashes}`])).stdout;
   expect(here.trim()).toBe(there.trim());
-  expect(there.split("\n").filter(Boolean)).toHaveLength(3);
+  // Three files and the sentinel the snapshot wrote.
+  expect(there.split("\n").filter(Boolean)).toHaveLength(4);
   // The rebuildable .cache was never read: not even its directory is in the snapshot.
   expect(existsSync(`${target}${dir}/.cache`)).toBe(false);
 }
@@ -95,7 +96,7 @@ test("a container host's irreplaceable data, snapshotted there into S3, restores
     await runCli(["--json", "snapshot", "--host", "web1"], ws.env),
   );
   // Bookworm's restic is 0.14: Lifeboat brought its own for the run, and took it away again.
-  expect(out).toMatchObject({ transport: `container ${web1.name}`, resticCopied: true, totalFiles: 3 });
+  expect(out).toMatchObject({ transport: `container ${web1.name}`, resticCopied: true, totalFiles: 4 });
   expect(await sh(web1.root, "ls /var/tmp /tmp")).not.toMatch(/lifeboat\./);
   await expectRestoredIdentical(ws, "web1", web1.root, "/srv/app/uploads");
 });
@@ -108,7 +109,7 @@ test("an SSH host's irreplaceable data, snapshotted there into S3, restores byte
   const out = jsonResult<{ transport: string; resticCopied: boolean; totalFiles: number }>(
     await runCli(["--json", "snapshot", "--host", "db1"], ws.env),
   );
-  expect(out).toMatchObject({ transport: `ssh ${db1.destination}`, resticCopied: true, totalFiles: 3 });
+  expect(out).toMatchObject({ transport: `ssh ${db1.destination}`, resticCopied: true, totalFiles: 4 });
   expect(await sh(db1.root, "ls /var/tmp /tmp")).not.toMatch(/lifeboat\./);
   await expectRestoredIdentical(ws, "db1", db1.root, "/home/deploy/data");
 });

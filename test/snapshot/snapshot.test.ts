@@ -6,7 +6,7 @@ import type { LsNode } from "../../src/restic/messages.js";
 import { snapshot } from "../../src/snapshot/run.js";
 import { openRepository } from "../../src/storage/repository.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
-import { WEB1_IRREPLACEABLE, writeWeb1 } from "../helpers/web1.js";
+import { WEB1_IRREPLACEABLE, WEB1_SENTINELS, writeWeb1 } from "../helpers/web1.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
 async function filesInSnapshot(ws: Workspace, id: string): Promise<string[]> {
@@ -27,8 +27,11 @@ test("a snapshot holds exactly the irreplaceable files, never a rebuildable or i
   const config = await ws.config();
   const outcome = await snapshot({ config, host: "web1" });
   expect(outcome.roots).toEqual([ws.data("srv/app/config/secrets"), ws.data("srv/app/uploads")]);
-  expect(await filesInSnapshot(ws, outcome.snapshotId)).toEqual(WEB1_IRREPLACEABLE);
-  expect(outcome.totalFiles).toBe(WEB1_IRREPLACEABLE.length);
+  // Plus the sentinel written into each irreplaceable directory just before the snapshot.
+  expect(await filesInSnapshot(ws, outcome.snapshotId)).toEqual(
+    [...WEB1_IRREPLACEABLE, ...WEB1_SENTINELS].sort(),
+  );
+  expect(outcome.totalFiles).toBe(WEB1_IRREPLACEABLE.length + 2);
   expect(outcome.tags).toEqual(expect.arrayContaining(["lifeboat", "host:web1"]));
   expect(outcome.tags.some((t) => /^policy:[0-9a-f]{12}$/.test(t))).toBe(true);
 });
@@ -47,7 +50,11 @@ test("an irreplaceable path deep inside a rebuildable one inside an irreplaceabl
     `host: web1\nirreplaceable: [${ws.data("db")}, ${ws.data("db/cache/pinned/x")}]\nrebuildable: [${ws.data("db/cache")}]\n`,
   );
   const outcome = await snapshot({ config: await ws.config(), host: "web1" });
-  expect(await filesInSnapshot(ws, outcome.snapshotId)).toEqual(["db/cache/pinned/x/keep", "db/data.bin"]);
+  expect(await filesInSnapshot(ws, outcome.snapshotId)).toEqual([
+    "db/.lifeboat-sentinel",
+    "db/cache/pinned/x/keep",
+    "db/data.bin",
+  ]);
 });
 
 test("the CLI creates the repository and a 0600 key file on first use and says so once", async ({ ws }) => {
@@ -70,7 +77,7 @@ test("the CLI creates the repository and a 0600 key file on first use and says s
     await runCli(["--json", "snapshots", "--host", "web1"], ws.env),
   );
   expect(list).toHaveLength(2);
-  expect(list[0]).toMatchObject({ host: "web1", files: WEB1_IRREPLACEABLE.length });
+  expect(list[0]).toMatchObject({ host: "web1", files: WEB1_IRREPLACEABLE.length + 2 });
   const human = await runCli(["snapshots"], ws.env);
   expect(human.stdout).toMatch(/^HOST\s+ID\s+TIME\s+FILES\s+SIZE\s+ADDED$/m);
 });

@@ -1,6 +1,7 @@
 // A real S3-compatible server (s3rver) over HTTPS, as its own process so tests can stop and start it.
 // Environment: S3_DIR (storage and certificate), S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKETS (comma list),
-// S3_ADDRESS (default 127.0.0.1), S3_PORT (default 0 = any free port). Prints one JSON line when listening.
+// S3_ADDRESS (default 127.0.0.1), S3_PORT (default 0 = any free port), S3_CERT_IPS (more addresses the
+// certificate names, comma list). Prints one JSON line when listening.
 const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
@@ -27,7 +28,13 @@ if (!fs.existsSync(certFile)) {
       "-subj",
       "/CN=lifeboat-test-s3",
       "-addext",
-      "subjectAltName=IP:127.0.0.1,IP:10.88.0.1,DNS:localhost,DNS:host.containers.internal",
+      `subjectAltName=${[
+        "127.0.0.1",
+        "10.88.0.1",
+        ...(process.env.S3_CERT_IPS || "").split(",").filter(Boolean),
+      ]
+        .map((ip) => `IP:${ip}`)
+        .join(",")},DNS:localhost,DNS:host.containers.internal`,
       "-keyout",
       keyFile,
       "-out",

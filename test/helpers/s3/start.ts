@@ -1,4 +1,5 @@
 // Starts the S3 test server (server.cjs) as a child process and returns how to reach it.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { execa, type ResultPromise } from "execa";
 
 export interface S3ServerInfo {
   endpoint: string;
-  /** The same server as container hosts reach it: the podman bridge address (in the certificate too). */
+  /** The same server as container hosts reach it: this machine's address (in the certificate too). */
   fleetEndpoint: string;
   port: number;
   caFile: string;
@@ -24,8 +25,18 @@ export interface RunningS3Server extends S3ServerInfo {
   kill(): void;
 }
 
-/** Where containers on podman's default network reach this machine. */
-export const FLEET_GATEWAY = "10.88.0.1";
+/**
+ * Where containers reach this machine: its own address on its default route. Unlike the podman bridge
+ * (10.88.0.1), it exists while no container runs, and containers on any network reach it.
+ */
+export const FLEET_GATEWAY = primaryAddress();
+
+function primaryAddress(): string {
+  const route = execFileSync("ip", ["-4", "route", "get", "1.1.1.1"], { encoding: "utf8" });
+  const src = /\bsrc (\d+\.\d+\.\d+\.\d+)/.exec(route)?.[1];
+  if (!src) throw new Error(`cannot tell this machine's address from: ${route}`);
+  return src;
+}
 
 const SERVER = path.join(import.meta.dirname, "server.cjs");
 
@@ -52,6 +63,7 @@ export async function startS3Server(
       S3_BUCKETS: bucket,
       S3_PORT: String(options.port ?? 0),
       S3_ADDRESS: options.address ?? "127.0.0.1",
+      S3_CERT_IPS: FLEET_GATEWAY,
     },
     stdin: "ignore",
     stderr: "inherit",

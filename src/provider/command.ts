@@ -1,0 +1,108 @@
+// The command provider: the user's own commands create and destroy a machine (a cloud CLI, Terraform). The
+// create command prints `address=<ip or name>` and may print `hostkey=<type> <key>`; Lifeboat then reaches the
+// machine over ssh as the runbook's user.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { LifeboatError } from "../errors.js";
+import type { ProviderSpec } from "../runbook/load.js";
+import { SshTransport } from "../transport/ssh.js";
+import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+
+type CommandSpec = Extract<ProviderSpec, { kind: "command" }>;
+
+const tail = (text: string): string => text.trim().split("\n").slice(-5).join("\n");
+
+export class CommandProvider implements Provider {
+  readonly kind = "command" as const;
+  constructor(private readonly spec: CommandSpec) {}
+
+  describe(name: string): string {
+    return `machine ${name} made by the runbook's create command`;
+  }
+
+  async exists(): Promise<boolean> {
+    return false;
+  }
+
+  async setAside(name: string): Promise<string> {
+    return name;
+  }
+
+  private env(request: ProvisionRequest, address = ""): Record<string, string> {
+    return {
+      LIFEBOAT_NAME: request.name,
+      LIFEBOAT_HOST: request.host,
+      LIFEBOAT_RUN_ID: request.runId,
+      LIFEBOAT_MODE: request.mode,
+      ...(address ? { LIFEBOAT_ADDRESS: address } : {}),
+    };
+  }
+
+  async create(request: ProvisionRequest): Promise<ProvisionedHost> {
+    const timeout = this.spec.timeoutSeconds * 1000;
+    const run = (script: string, address?: string) =>
+      execa("sh", ["-c", script], {
+        env: { ...process.env, ...this.env(request, address) },
+        reject: false,
+        timeout,
+        cancelSignal: request.signal,
+        stdin: "ignore",
+      });
+    let address = "";
+    const destroy = async (): Promise<void> => {
+      const r = await run(this.spec.destroy, address);
+      if (r.exitCode !== 0) {
+        throw new LifeboatError(
+          "PROVISION_FAILED",
+          `the destroy command failed (exit ${r.exitCode}): ${tail(String(r.stderr))}`,
+          {
+            hint: `Remove machine ${request.name} by hand.`,
+          },
+        );
+      }
+    };
+    const created = await run(this.spec.create);
+    const out = String(created.stdout);
+    address = /^address=(\S+)\s*$/m.exec(out)?.[1] ?? "";
+    if (created.exitCode !== 0 || !address) {
+      // Whatever it made before failing goes too.
+      await destroy().catch(() => {});
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        created.exitCode !== 0
+          ? `the create command failed (exit ${created.exitCode}): ${tail(String(created.stderr)) || "no output"}`
+          : "the create command printed no address= line",
+        {
+          hint: "Run it by hand with LIFEBOAT_NAME set; it must print address=<ip or name> on a line of its own.",
+        },
+      );
+    }
+    const hostKey = /^hostkey=(\S+ \S+)\s*$/m.exec(out)?.[1];
+    // The machine is brand new: its key is the one the create command reports, else the first one it shows.
+    const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-known-hosts-"));
+    const knownHostsFile = this.spec.knownHostsFile ?? path.join(dir, "known_hosts");
+    if (hostKey && !this.spec.knownHostsFile) await writeFile(knownHostsFile, `${address} ${hostKey}\n`);
+    const transport = new SshTransport(request.host, {
+      destination: `${this.spec.user}@${address}`,
+      port: this.spec.port,
+      identityFile: this.spec.identityFile,
+      knownHostsFile,
+      acceptNewHostKey: !hostKey && !this.spec.knownHostsFile,
+    });
+    return {
+      name: request.name,
+      transport,
+      address,
+      destroy: async () => {
+        try {
+          await destroy();
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+      removeHint: `LIFEBOAT_NAME=${request.name} LIFEBOAT_ADDRESS=${address} sh -c '<the runbook's destroy command>'`,
+    };
+  }
+}

@@ -1,0 +1,48 @@
+// The ssh provider: a fresh machine the user has prepared (a spare server, a VM from a console). Lifeboat
+// configures and checks it, but neither creates nor destroys it.
+import { LifeboatError } from "../errors.js";
+import type { ProviderSpec } from "../runbook/load.js";
+import { SshTransport } from "../transport/ssh.js";
+import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+
+type SshSpec = Extract<ProviderSpec, { kind: "ssh" }>;
+
+export class SshProvider implements Provider {
+  readonly kind = "ssh" as const;
+  constructor(private readonly spec: SshSpec) {}
+
+  describe(): string {
+    return `the machine at ${this.spec.destination} (ssh)`;
+  }
+
+  async exists(): Promise<boolean> {
+    // The machine is the user's; whether it is "the old host" is theirs to say.
+    return false;
+  }
+
+  async setAside(name: string): Promise<string> {
+    return name;
+  }
+
+  async create(request: ProvisionRequest): Promise<ProvisionedHost> {
+    const transport = new SshTransport(request.host, this.spec);
+    const r = await transport.run(["true"], { timeoutMs: 60_000, signal: request.signal });
+    if (r.exitCode !== 0) {
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        `the machine at ${this.spec.destination} does not run commands`,
+        {
+          hint: "Check that its login shell works for the runbook's user.",
+        },
+      );
+    }
+    return {
+      name: this.spec.destination,
+      transport,
+      address: await transport.address(),
+      // Not ours to destroy: a person resets or removes the machine.
+      destroy: async () => {},
+      removeHint: `reset or remove the machine at ${this.spec.destination} yourself (Lifeboat did not create it)`,
+    };
+  }
+}

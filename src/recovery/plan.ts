@@ -1,0 +1,212 @@
+// What a recovery or drill will do, worked out before anything is provisioned: the runbook is valid, the
+// repository opens with the key (a wrong password fails here), and the chosen snapshots exist.
+import type { Logger } from "pino";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import { type DatabaseEngine, POSTGRES_ROLES_FILE } from "../policy/databases.js";
+import { type Policy, policyForHost } from "../policy/load.js";
+import type { Snapshot } from "../restic/messages.js";
+import { type Runbook, requireRunbook } from "../runbook/load.js";
+import { LIFEBOAT_TAG, snapshotSelection } from "../snapshot/selection.js";
+import { openPolicyRepository } from "../storage/repository.js";
+
+export interface PlannedDump {
+  file: string;
+  engine: DatabaseEngine;
+  /** The database (for SQLite: the file's path), or "roles" for PostgreSQL's roles. */
+  database: string;
+  snapshotId: string;
+  time: string;
+  bytes: number | undefined;
+}
+
+export interface RecoveryPlan {
+  host: string;
+  mode: "recovery" | "drill";
+  provider: string;
+  /** The machine's name: production's for a recovery, <host>-drill-<id> for a drill. */
+  machine: string;
+  snapshot:
+    | {
+        id: string;
+        shortId: string;
+        time: string;
+        ageSeconds: number;
+        files: number | undefined;
+        bytes: number | undefined;
+      }
+    | undefined;
+  dumps: PlannedDump[];
+  /** The irreplaceable paths restored to where they were. */
+  paths: string[];
+  steps: Array<{ name: string; kind: string }>;
+  checks: string[];
+  rtoSeconds: number | undefined;
+  rpoSeconds: number;
+  resticVersion: string;
+}
+
+export interface PlanInputs {
+  config: LifeboatConfig;
+  host: string;
+  mode: "recovery" | "drill";
+  /** "latest" (default) or a snapshot id (prefix). */
+  snapshot?: string | undefined;
+  /** Build the machine without its data: no repository is needed. */
+  noData?: boolean | undefined;
+  machine: (policy: Policy, runbook: Runbook) => string;
+  describeProvider: (runbook: Runbook, machine: string) => string;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Planned {
+  plan: RecoveryPlan;
+  policy: Policy;
+  runbook: Runbook;
+}
+
+const dumpFileOf = (s: Snapshot): string | undefined =>
+  s.tags
+    ?.find((t) => t.startsWith("dump:"))
+    ?.slice("dump:".length)
+    .concat(".sql");
+const runOf = (s: Snapshot): string | undefined => s.tags?.find((t) => t.startsWith("run:"));
+
+/** What a dump's file name says: postgres-app.sql → postgres, app. */
+function parseDumpFile(
+  file: string,
+  policy: Policy,
+): { engine: DatabaseEngine; database: string } | undefined {
+  if (file === POSTGRES_ROLES_FILE) return { engine: "postgres", database: "roles" };
+  const m = /^(postgres|mysql|sqlite)-(.+)\.sql$/.exec(file);
+  if (!m) return undefined;
+  const engine = m[1] as DatabaseEngine;
+  if (engine !== "sqlite") return { engine, database: m[2] ?? "" };
+  // SQLite dumps are named after the file's path; the policy knows the real path.
+  const source = policy.databases.find(
+    (d) =>
+      d.engine === "sqlite" &&
+      d.databases !== "all" &&
+      `sqlite-${d.databases[0]?.replace(/^\//, "").replace(/\//g, "_")}.sql` === file,
+  );
+  return source && source.databases !== "all" ? { engine, database: source.databases[0] ?? "" } : undefined;
+}
+
+/**
+ * The snapshots one recovery restores: the chosen one and the others of its snapshot run (the files and every
+ * dump). A dump missing from that run (it failed that night) comes from the newest earlier run that has it.
+ */
+export function chooseSnapshots(
+  all: Snapshot[],
+  ref: string,
+  policy: Policy,
+): { files: Snapshot | undefined; dumps: Snapshot[] } {
+  const sorted = [...all].sort((a, b) => a.time.localeCompare(b.time));
+  const hasPaths = snapshotSelection(policy).roots.length > 0;
+  let anchor: Snapshot | undefined;
+  if (ref === "latest") {
+    anchor = hasPaths ? sorted.filter((s) => !dumpFileOf(s)).at(-1) : sorted.at(-1);
+    if (!anchor) {
+      throw new LifeboatError("SNAPSHOT_NOT_FOUND", `host ${policy.host} has no snapshots to recover from`, {
+        hint: `Run \`lifeboat snapshot --host ${policy.host}\` first; nothing was provisioned.`,
+      });
+    }
+  } else {
+    const found = sorted.filter((s) => s.id.startsWith(ref));
+    if (found.length !== 1) {
+      throw new LifeboatError(
+        "SNAPSHOT_NOT_FOUND",
+        found.length === 0
+          ? `host ${policy.host} has no snapshot ${ref}`
+          : `snapshot id ${ref} is ambiguous for host ${policy.host}`,
+        {
+          hint: `Run \`lifeboat snapshots --host ${policy.host}\` and pass an id from it, or "latest"; nothing was provisioned.`,
+        },
+      );
+    }
+    anchor = found[0];
+  }
+  if (!anchor) throw new LifeboatError("INTERNAL", "no snapshot chosen");
+  const run = runOf(anchor);
+  const group = run ? sorted.filter((s) => runOf(s) === run) : [anchor];
+  const files = group.find((s) => !dumpFileOf(s));
+  if (hasPaths && !files) {
+    throw new LifeboatError(
+      "SNAPSHOT_NOT_FOUND",
+      `snapshot ${anchor.short_id} of ${policy.host} is a database dump; its run saved no files`,
+      {
+        hint: "Pass the id of a files snapshot (`lifeboat snapshots`), or latest.",
+      },
+    );
+  }
+  const dumps = new Map<string, Snapshot>();
+  for (const s of group) {
+    const file = dumpFileOf(s);
+    if (file) dumps.set(file, s);
+  }
+  // Untagged (older) runs: their dumps follow the files within the snapshot time limit.
+  const until = run
+    ? anchor.time
+    : new Date(Date.parse(anchor.time) + policy.snapshotTimeoutSeconds * 1000).toISOString();
+  for (const s of sorted) {
+    const file = dumpFileOf(s);
+    if (file && !group.includes(s) && s.time <= until && (!dumps.has(file) || !run)) dumps.set(file, s);
+  }
+  return { files, dumps: [...dumps.values()] };
+}
+
+export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
+  const policy = await policyForHost(inputs.config, inputs.host);
+  const runbook = await requireRunbook(inputs.config, policy);
+  let chosen: { files: Snapshot | undefined; dumps: Snapshot[] } = { files: undefined, dumps: [] };
+  let resticVersion = "";
+  if (!inputs.noData) {
+    // Opening and listing proves the key and the storage before anything is provisioned.
+    const opened = await openPolicyRepository(inputs.config, policy, {
+      logger: inputs.logger,
+      signal: inputs.signal,
+    });
+    const all = await opened.repo.snapshots({ host: policy.host, tags: [LIFEBOAT_TAG] });
+    chosen = chooseSnapshots(all, inputs.snapshot ?? "latest", policy);
+    resticVersion = opened.resticVersion;
+  }
+  const machine = inputs.machine(policy, runbook);
+  const dumps = chosen.dumps.flatMap((s): PlannedDump[] => {
+    const file = dumpFileOf(s) ?? "";
+    const parsed = parseDumpFile(file, policy);
+    if (!parsed) return [];
+    return [{ file, ...parsed, snapshotId: s.id, time: s.time, bytes: s.summary?.total_bytes_processed }];
+  });
+  // Roles first: the databases' grants name them.
+  dumps.sort(
+    (a, b) =>
+      Number(b.database === "roles" && b.engine === "postgres") -
+      Number(a.database === "roles" && a.engine === "postgres"),
+  );
+  const reference = chosen.files ?? chosen.dumps.at(-1);
+  const plan: RecoveryPlan = {
+    host: policy.host,
+    mode: inputs.mode,
+    provider: inputs.describeProvider(runbook, machine),
+    machine,
+    snapshot: reference
+      ? {
+          id: reference.id,
+          shortId: reference.short_id,
+          time: reference.time,
+          ageSeconds: Math.max(0, (Date.now() - Date.parse(reference.time)) / 1000),
+          files: chosen.files?.summary?.total_files_processed,
+          bytes: chosen.files?.summary?.total_bytes_processed,
+        }
+      : undefined,
+    dumps,
+    paths: inputs.noData ? [] : snapshotSelection(policy).roots,
+    steps: runbook.steps.map((s) => ({ name: s.name, kind: s.kind })),
+    checks: runbook.checks.map((c) => c.name),
+    rtoSeconds: runbook.rtoSeconds,
+    rpoSeconds: policy.rpoSeconds,
+    resticVersion,
+  };
+  return { plan, policy, runbook };
+}

@@ -1,0 +1,126 @@
+// The runbook's configuration steps, run on the fresh machine through its transport.
+import { readFile } from "node:fs/promises";
+import { isLifeboatError } from "../errors.js";
+import { renderTemplate, type Step } from "../runbook/load.js";
+import type { Transport } from "../transport/types.js";
+
+export interface StepResult {
+  name: string;
+  kind: Step["kind"];
+  status: "passed" | "failed" | "skipped";
+  seconds: number;
+  exitCode?: number | undefined;
+  /** Why it failed, in one line. */
+  error?: string | undefined;
+  /** The last lines of its output (stdout and stderr), for a failed step. */
+  outputTail?: string | undefined;
+}
+
+export interface StepContext {
+  transport: Transport;
+  /** {{name}} values for templates; also given to shell steps as LIFEBOAT_<NAME> variables. */
+  vars: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
+const TAIL_LINES = 20;
+
+export function outputTail(stdout: string, stderr: string): string {
+  const lines = `${stdout.trimEnd()}\n${stderr.trimEnd()}`.split("\n").filter((l) => l.trim() !== "");
+  return lines.slice(-TAIL_LINES).join("\n");
+}
+
+// Installs only what is missing: a step re-run on a machine that has its packages costs no `apt-get update`.
+const APT =
+  'missing=""; for p; do dpkg-query -W -f=\'${Status}\' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; done; ' +
+  '[ -z "$missing" ] && { echo "already installed: $*"; exit 0; }; export DEBIAN_FRONTEND=noninteractive; ' +
+  "apt-get update -q && apt-get install -y -q --no-install-recommends $missing";
+const DNF =
+  'rpm -q "$@" >/dev/null 2>&1 && { echo "already installed: $*"; exit 0; }; dnf install -y -q "$@"';
+
+/** Environment variables for shell steps: LIFEBOAT_ADDRESS, LIFEBOAT_HOST, ... and the runbook's vars. */
+function shellEnv(vars: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    const name = `LIFEBOAT_${k.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
+    env[name] = v;
+  }
+  return env;
+}
+
+/** Runs one step that is not `restore`; never throws for the step's own failure, only for an interruption. */
+export async function runStep(
+  step: Exclude<Step, { kind: "restore" }>,
+  ctx: StepContext,
+): Promise<StepResult> {
+  const started = Date.now();
+  const done = (r: Omit<StepResult, "name" | "kind" | "seconds">): StepResult => ({
+    name: step.name,
+    kind: step.kind,
+    seconds: (Date.now() - started) / 1000,
+    ...r,
+  });
+  const timeoutMs = step.timeoutSeconds * 1000;
+  const sh = async (argv: string[], stdin?: Buffer | string, env?: Record<string, string>) => {
+    const r = await ctx.transport.run(argv, { timeoutMs, signal: ctx.signal, stdin, env });
+    return r.exitCode === 0
+      ? done({ status: "passed" })
+      : done({
+          status: "failed",
+          exitCode: r.exitCode,
+          error: `exited with ${r.exitCode}`,
+          outputTail: outputTail(r.stdout, r.stderr),
+        });
+  };
+  try {
+    switch (step.kind) {
+      case "apt":
+        return await sh(["sh", "-c", APT, "apt", ...step.packages]);
+      case "dnf":
+        return await sh(["sh", "-c", DNF, "dnf", ...step.packages]);
+      case "shell": {
+        const script = step.user
+          ? ["runuser", "-u", step.user, "--", "sh", "-c", step.run]
+          : ["sh", "-c", step.run];
+        return await sh(script, undefined, shellEnv(ctx.vars));
+      }
+      case "files": {
+        for (const f of step.files) {
+          const raw = await readFile(f.src);
+          const data = step.template ? renderTemplate(raw.toString("utf8"), ctx.vars, f.src) : raw;
+          // The directory first, then the bytes on stdin, then the mode and owner: one round trip.
+          const r = await ctx.transport.run(
+            [
+              "sh",
+              "-c",
+              'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1" && { [ -z "$3" ] || chown "$3" "$1"; }',
+              "files",
+              f.dest,
+              (f.mode ?? 0o644).toString(8),
+              f.owner ?? "",
+            ],
+            { stdin: data, timeoutMs, signal: ctx.signal },
+          );
+          if (r.exitCode !== 0) {
+            return done({
+              status: "failed",
+              exitCode: r.exitCode,
+              error: `cannot write ${f.dest}`,
+              outputTail: outputTail(r.stdout, r.stderr),
+            });
+          }
+        }
+        return done({ status: "passed" });
+      }
+    }
+  } catch (err) {
+    if (isLifeboatError(err) && err.code === "INTERRUPTED") throw err;
+    const timedOut = isLifeboatError(err) && err.code === "COMMAND_TIMEOUT";
+    return done({
+      status: "failed",
+      error: timedOut
+        ? `did not finish within ${step.timeoutSeconds}s and was stopped`
+        : (err as Error).message,
+    });
+  }
+}

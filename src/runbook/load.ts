@@ -1,0 +1,325 @@
+// Loads a host's runbook, checks it against its policy, and spells out the short forms.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import type { DatabaseSource } from "../policy/databases.js";
+import type { Policy } from "../policy/load.js";
+import { parseDuration } from "../util/duration.js";
+import {
+  displayPath,
+  type FieldPath,
+  formatProblem,
+  type LocatedDocument,
+  loadYamlFile,
+  type Problem,
+} from "../yaml/located.js";
+import { zodProblems } from "../yaml/zod-problems.js";
+import {
+  type CheckSetting,
+  type ProviderSetting,
+  type RunbookFile,
+  runbookSchema,
+  type StepSetting,
+} from "./schema.js";
+
+export type ProviderSpec =
+  | {
+      kind: "container";
+      image: string;
+      engine?: "podman" | "docker" | undefined;
+      name?: string | undefined;
+      network?: string | undefined;
+      ports: string[];
+      command: string[];
+      runOptions: string[];
+    }
+  | {
+      kind: "ssh";
+      destination: string;
+      port?: number | undefined;
+      identityFile?: string | undefined;
+      knownHostsFile?: string | undefined;
+    }
+  | {
+      kind: "command";
+      create: string;
+      destroy: string;
+      user: string;
+      port?: number | undefined;
+      identityFile?: string | undefined;
+      knownHostsFile?: string | undefined;
+      timeoutSeconds: number;
+    };
+
+export interface FileCopy {
+  /** Absolute, on the controller. */
+  src: string;
+  dest: string;
+  mode: number | undefined;
+  owner: string | undefined;
+}
+
+interface StepBase {
+  name: string;
+  timeoutSeconds: number;
+}
+export type Step = StepBase &
+  (
+    | { kind: "restore" }
+    | { kind: "apt" | "dnf"; packages: string[] }
+    | { kind: "files"; template: boolean; files: FileCopy[] }
+    | { kind: "shell"; run: string; user: string | undefined }
+  );
+
+interface CheckBase {
+  name: string;
+  timeoutSeconds: number;
+  retries: number;
+  intervalSeconds: number;
+}
+export type Check = CheckBase &
+  (
+    | { kind: "http"; url: string; status: number; contains: string | undefined }
+    | { kind: "tcp"; port: number; host: string | undefined }
+    | { kind: "command"; run: string }
+    | { kind: "checksum"; path: string; sha256: string }
+    | {
+        kind: "sql";
+        source: DatabaseSource;
+        database: string;
+        query: string;
+        expect: string | undefined;
+        atLeast: number | undefined;
+      }
+  );
+
+export interface Runbook {
+  host: string;
+  /** The runbook file, absolute. */
+  file: string;
+  provider: ProviderSpec;
+  vars: Record<string, string>;
+  steps: Step[];
+  checks: Check[];
+  rto: string | undefined;
+  rtoSeconds: number | undefined;
+}
+
+/** Where a host's runbook is: the policy's `runbook`, else runbooks/<host>.yaml. */
+export function runbookFileOf(config: LifeboatConfig, policy: Policy): string {
+  return policy.runbook ?? path.join(config.runbooksDir, `${policy.host}.yaml`);
+}
+
+/** Variables every template and check may use. */
+export const BUILTIN_VARS = ["host", "name", "address", "runId", "mode"] as const;
+
+export type LoadedRunbook = { ok: true; runbook: Runbook } | { ok: false; problems: Problem[] };
+
+export async function loadRunbook(
+  config: LifeboatConfig,
+  policy: Policy,
+  cwd = process.cwd(),
+): Promise<LoadedRunbook> {
+  const file = runbookFileOf(config, policy);
+  const shown = displayPath(file, cwd);
+  if (!existsSync(file)) {
+    return {
+      ok: false,
+      problems: [
+        {
+          file: shown,
+          line: 1,
+          field: "",
+          message: `host ${policy.host} has no runbook; write one (see runbooks/web1.yaml) or set runbook: in ${displayPath(policy.file, cwd)}`,
+        },
+      ],
+    };
+  }
+  const loaded = await loadYamlFile(file, shown);
+  if (!loaded.ok) return loaded;
+  const parsed = runbookSchema.safeParse(loaded.doc.value ?? {});
+  if (!parsed.success) return { ok: false, problems: zodProblems(loaded.doc, parsed.error) };
+  const problems = runbookProblems(loaded.doc, parsed.data, policy, path.dirname(file));
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, runbook: normalize(parsed.data, file) };
+}
+
+/** The runbook, or a typed error listing every problem in it. */
+export async function requireRunbook(config: LifeboatConfig, policy: Policy): Promise<Runbook> {
+  const loaded = await loadRunbook(config, policy);
+  if (loaded.ok) return loaded.runbook;
+  throw new LifeboatError(
+    "RUNBOOK_INVALID",
+    `the runbook of ${policy.host} is invalid:\n${loaded.problems.map(formatProblem).join("\n")}`,
+    {
+      hint: "Fix each line above; `lifeboat validate` lists them again.",
+      details: { problems: loaded.problems },
+    },
+  );
+}
+
+const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** Names used as {{name}} in `text`. */
+export function variablesIn(text: string): string[] {
+  return [...text.matchAll(VARIABLE)].map((m) => m[1] ?? "");
+}
+
+/** `text` with every {{name}} replaced; throws naming the first unknown variable. */
+export function renderTemplate(text: string, vars: Record<string, string>, where: string): string {
+  return text.replace(VARIABLE, (_, name: string) => {
+    const value = vars[name];
+    if (value === undefined) {
+      throw new LifeboatError("RUNBOOK_INVALID", `${where} uses {{${name}}}, which is not defined`, {
+        hint: `Define it under vars: in the runbook, or use one of ${BUILTIN_VARS.join(", ")}.`,
+      });
+    }
+    return value;
+  });
+}
+
+function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, dir: string): Problem[] {
+  const problems: Problem[] = [];
+  if (r.host !== policy.host) {
+    problems.push(
+      doc.problem(["host"], `is "${r.host}", but the policy ${policy.file} is for "${policy.host}"`),
+    );
+  }
+  const restores = r.steps.flatMap((s, i) => (isRestore(s) ? [i] : []));
+  if (restores.length === 0) {
+    problems.push(
+      doc.problem(
+        ["steps"],
+        "has no restore step: add `- restore` where the irreplaceable data goes back (after the packages, before the services start)",
+      ),
+    );
+  }
+  for (const i of restores.slice(1))
+    problems.push(doc.problem(["steps", i], "a second restore step; the data goes back once"));
+  const known = new Set<string>([...BUILTIN_VARS, ...Object.keys(r.vars)]);
+  const missing = (at: FieldPath, rel: string) => {
+    if (!existsSync(path.resolve(dir, rel)))
+      problems.push(doc.problem(at, `${path.resolve(dir, rel)} does not exist`));
+  };
+  r.steps.forEach((s, i) => {
+    if (typeof s === "string") return;
+    if ("files" in s || "templates" in s) {
+      const key = "files" in s ? "files" : "templates";
+      const map = "files" in s ? s.files : s.templates;
+      for (const [j, f] of fileList(map).entries())
+        missing(Array.isArray(map) ? ["steps", i, key, j, "src"] : ["steps", i, key, f.dest], f.src);
+    }
+  });
+  r.checks.forEach((c, i) => {
+    const text = "http" in c ? c.http.url : "command" in c ? c.command : "";
+    for (const name of variablesIn(text))
+      if (!known.has(name))
+        problems.push(
+          doc.problem(["checks", i], `uses {{${name}}}, which is not defined (define it under vars:)`),
+        );
+  });
+  return problems;
+}
+
+const isRestore = (s: StepSetting): boolean => s === "restore" || (typeof s === "object" && "restore" in s);
+
+interface FileEntry {
+  src: string;
+  dest: string;
+  mode?: string | undefined;
+  owner?: string | undefined;
+}
+
+function fileList(map: Record<string, string> | FileEntry[]): FileEntry[] {
+  return Array.isArray(map) ? map : Object.entries(map).map(([dest, src]) => ({ dest, src }));
+}
+
+const seconds = (d: string): number => parseDuration(d) ?? 0;
+
+function providerSpec(p: ProviderSetting): ProviderSpec {
+  if ("container" in p) return { kind: "container", ...p.container };
+  if ("ssh" in p) return { kind: "ssh", ...p.ssh };
+  const { timeout, ...rest } = p.command;
+  return { kind: "command", ...rest, timeoutSeconds: seconds(timeout) };
+}
+
+function normalizeStep(s: StepSetting, defaultTimeout: number, dir: string): Step {
+  if (s === "restore") return { kind: "restore", name: "restore", timeoutSeconds: 6 * 3600 };
+  const base = (fallback: string, timeout = defaultTimeout) => ({
+    name: s.name ?? fallback,
+    timeoutSeconds: s.timeout ? seconds(s.timeout) : timeout,
+  });
+  if ("restore" in s) return { kind: "restore", ...base("restore", 6 * 3600) };
+  if ("apt" in s) return { kind: "apt", packages: s.apt, ...base(`apt ${s.apt.join(" ")}`) };
+  if ("dnf" in s) return { kind: "dnf", packages: s.dnf, ...base(`dnf ${s.dnf.join(" ")}`) };
+  if ("files" in s || "templates" in s) {
+    const template = "templates" in s;
+    const files = fileList("files" in s ? s.files : s.templates).map((f) => ({
+      src: path.resolve(dir, f.src),
+      dest: f.dest,
+      mode: f.mode ? Number.parseInt(f.mode, 8) : undefined,
+      owner: f.owner,
+    }));
+    const first = files[0]?.dest ?? "";
+    const label = `${template ? "templates" : "files"} ${first}${files.length > 1 ? ` (+${files.length - 1})` : ""}`;
+    return { kind: "files", template, files, ...base(label) };
+  }
+  const run = typeof s.shell === "string" ? s.shell : s.shell.run;
+  const user = typeof s.shell === "string" ? undefined : s.shell.user;
+  const firstLine = run.trim().split("\n")[0] ?? "";
+  return {
+    kind: "shell",
+    run,
+    user,
+    ...base(`shell ${firstLine.length > 40 ? `${firstLine.slice(0, 40)}…` : firstLine}`),
+  };
+}
+
+function normalizeCheck(c: CheckSetting): Check {
+  const base = (fallback: string) => ({
+    name: c.name ?? fallback,
+    timeoutSeconds: seconds(c.timeout),
+    retries: c.retries,
+    intervalSeconds: seconds(c.interval),
+  });
+  if ("http" in c)
+    return {
+      kind: "http",
+      url: c.http.url,
+      status: c.http.status,
+      contains: c.http.contains,
+      ...base(`http ${c.http.url}`),
+    };
+  if ("tcp" in c) return { kind: "tcp", port: c.tcp.port, host: c.tcp.host, ...base(`tcp ${c.tcp.port}`) };
+  if ("command" in c) return { kind: "command", run: c.command, ...base(`command ${c.command}`) };
+  if ("checksum" in c) return { kind: "checksum", ...c.checksum, ...base(`checksum ${c.checksum.path}`) };
+  const [engine, server] = c.sql.postgres
+    ? (["postgres", c.sql.postgres] as const)
+    : (["mysql", c.sql.mysql] as const);
+  const { database, ...connection } = server ?? { database: "" };
+  return {
+    kind: "sql",
+    source: { engine, databases: [database], options: [], ...connection },
+    database,
+    query: c.sql.query,
+    expect: c.sql.expect,
+    atLeast: c.sql.atLeast,
+    ...base(`sql ${engine} ${database}`),
+  };
+}
+
+function normalize(r: RunbookFile, file: string): Runbook {
+  const dir = path.dirname(file);
+  const stepTimeout = seconds(r.stepTimeout);
+  return {
+    host: r.host,
+    file,
+    provider: providerSpec(r.provider),
+    vars: r.vars,
+    steps: r.steps.map((s) => normalizeStep(s, stepTimeout, dir)),
+    checks: r.checks.map(normalizeCheck),
+    rto: r.rto,
+    rtoSeconds: r.rto ? seconds(r.rto) : undefined,
+  };
+}

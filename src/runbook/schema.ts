@@ -1,0 +1,208 @@
+// runbooks/<host>.yaml: how a fresh machine for a host comes to exist, the steps that configure it from code,
+// where the irreplaceable data goes back, and the checks that prove it works.
+import { z } from "zod";
+import { absolutePath, containerName, sshDestination } from "../policy/schema.js";
+import { duration, hostName } from "../schema/common.js";
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+/** A file of the repository, relative to the runbook's directory. */
+const repoFile = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/"), "must be relative to the runbook's directory");
+
+const containerProvider = z.strictObject({
+  container: z.strictObject({
+    image: z.string().min(1),
+    /** default: podman if it works, else docker. */
+    engine: z.enum(["podman", "docker"]).optional(),
+    /** The container's name when recovered; default: the policy's container, else the host's name. */
+    name: containerName.optional(),
+    /** The network of the recovered host; a drill always gets a network of its own. */
+    network: z.string().min(1).optional(),
+    /** Published ports ("8080:80") of the recovered host; a drill publishes none (they belong to production). */
+    ports: z.array(z.string().regex(/^[0-9.:]+(\/(tcp|udp))?$/, 'must be like "8080:80"')).default([]),
+    /** The container's main process; default: one that keeps it running, so steps start the services. */
+    command: z.array(z.string()).min(1).default(["sleep", "infinity"]),
+    /** Extra options for `run` (--runtime, --ulimit, --memory ...). */
+    runOptions: z.array(z.string()).default([]),
+  }),
+});
+
+const sshLogin = {
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: absolutePath.optional(),
+  knownHostsFile: absolutePath.optional(),
+};
+
+const sshProvider = z.strictObject({
+  /** A fresh machine the user has prepared, at this address; Lifeboat neither creates nor destroys it. */
+  ssh: z.strictObject({ destination: sshDestination, ...sshLogin }),
+});
+
+const commandProvider = z.strictObject({
+  command: z.strictObject({
+    /** Creates a machine; prints `address=<ip or name>` (and may print `hostkey=<type key>`). */
+    create: z.string().min(1),
+    /** Destroys it; gets the same environment plus LIFEBOAT_ADDRESS. */
+    destroy: z.string().min(1),
+    /** The login user on the new machine. */
+    user: z.string().min(1).default("root"),
+    ...sshLogin,
+    timeout: duration.default("30m"),
+  }),
+});
+
+export const provider = z.union([containerProvider, sshProvider, commandProvider], {
+  error: () => "must be one of { container: ... }, { ssh: ... }, { command: ... }",
+});
+
+const stepCommon = {
+  /** A name for reports; default: the step's kind and its first argument. */
+  name: z.string().min(1).optional(),
+  timeout: duration.optional(),
+};
+
+const packages = z
+  .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+.:~_-]*$/, "must be a package name"))
+  .min(1);
+
+/** `dest: source` pairs, or a list of { src, dest, mode, owner }. */
+const fileMap = z.union([
+  z.record(absolutePath, repoFile),
+  z
+    .array(
+      z.strictObject({
+        src: repoFile,
+        dest: absolutePath,
+        mode: z
+          .string()
+          .regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0644"')
+          .optional(),
+        owner: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/, "must be user or user:group")
+          .optional(),
+      }),
+    )
+    .min(1),
+]);
+
+const shellStep = z.union([
+  z.string().min(1),
+  z.strictObject({
+    run: z.string().min(1),
+    /** Run as this user of the host (runuser); default: the provider's login user. */
+    user: z.string().optional(),
+  }),
+]);
+
+export const step = z.union(
+  [
+    z.literal("restore"),
+    z.strictObject({ restore: z.null(), ...stepCommon }),
+    z.strictObject({ apt: packages, ...stepCommon }),
+    z.strictObject({ dnf: packages, ...stepCommon }),
+    z.strictObject({ files: fileMap, ...stepCommon }),
+    z.strictObject({ templates: fileMap, ...stepCommon }),
+    z.strictObject({ shell: shellStep, ...stepCommon }),
+  ],
+  {
+    error: () =>
+      "must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell } (with optional name, timeout)",
+  },
+);
+
+const checkCommon = {
+  name: z.string().min(1).optional(),
+  /** Per attempt. */
+  timeout: duration.default("10s"),
+  /** More attempts after the first, for services still starting. */
+  retries: z.number().int().min(0).max(1000).default(10),
+  interval: duration.default("2s"),
+};
+
+const sqlServer = {
+  database: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/, "must be a database name"),
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9._/:-]+$/)
+    .optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]+$/)
+    .optional(),
+  passwordEnv: envVarName.optional(),
+  runAs: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/)
+    .optional(),
+};
+
+export const check = z.union(
+  [
+    z.strictObject({
+      http: z.strictObject({
+        /** {{address}} is the recovered host's address. */
+        url: z.string().regex(/^https?:\/\//, "must start with http:// or https://"),
+        status: z.number().int().min(100).max(599).default(200),
+        contains: z.string().optional(),
+      }),
+      ...checkCommon,
+    }),
+    z.strictObject({
+      tcp: z.strictObject({ port: z.number().int().min(1).max(65535), host: z.string().optional() }),
+      ...checkCommon,
+    }),
+    z.strictObject({ command: z.string().min(1), ...checkCommon }),
+    z.strictObject({
+      checksum: z.strictObject({
+        path: absolutePath,
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in hex (64 characters)"),
+      }),
+      ...checkCommon,
+    }),
+    z.strictObject({
+      sql: z
+        .strictObject({
+          postgres: z.strictObject(sqlServer).optional(),
+          mysql: z.strictObject(sqlServer).optional(),
+          query: z.string().min(1),
+          /** The query's output (rows on lines, columns tab-separated), compared after trimming. */
+          expect: z.string().optional(),
+          /** Or: the first value is a number at least this large (a row count). */
+          atLeast: z.number().optional(),
+        })
+        .refine((s) => (s.postgres ? 1 : 0) + (s.mysql ? 1 : 0) === 1, {
+          message: "name the server: postgres: {...} or mysql: {...}",
+        })
+        .refine((s) => s.expect !== undefined || s.atLeast !== undefined, {
+          message: "say what the query must return: expect or atLeast",
+        }),
+      ...checkCommon,
+    }),
+  ],
+  {
+    error: () =>
+      "must be one of { http }, { tcp }, { command }, { checksum }, { sql } (with optional name, timeout, retries, interval)",
+  },
+);
+
+export const runbookSchema = z.strictObject({
+  host: hostName,
+  provider,
+  /** Variables for templates and checks, beside the built-in ones (host, name, address, runId). */
+  vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  steps: z.array(step).min(1, "list the steps that configure a fresh machine"),
+  checks: z.array(check).default([]),
+  /** The recovery time objective: how long a recovery may take. */
+  rto: duration.optional(),
+  /** Default time limit of a step. */
+  stepTimeout: duration.default("15m"),
+});
+
+export type RunbookFile = z.infer<typeof runbookSchema>;
+export type StepSetting = z.infer<typeof step>;
+export type CheckSetting = z.infer<typeof check>;
+export type ProviderSetting = z.infer<typeof provider>;
