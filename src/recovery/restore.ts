@@ -62,7 +62,8 @@ export async function restoreOntoHost(options: {
           },
         );
       }
-      files = summary.total_files ?? 0;
+      // The snapshot's count of files (restore's own total counts directories too); --verify checked each.
+      files = plan.snapshot.files ?? summary.total_files ?? 0;
       bytes = summary.total_bytes ?? 0;
     }
     const databases: RestoredData["databases"] = [];

@@ -31,6 +31,8 @@ export interface RecoveryReport {
   mode: Mode;
   host: string;
   verdict: "passed" | "failed";
+  /** False for a first build without data (`recover --no-data`): nothing restored, no checks. */
+  withData: boolean;
   startedAt: string;
   finishedAt: string;
   machine: string;
@@ -224,7 +226,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
   let machine: ProvisionedHost | undefined;
   let interruption: unknown;
 
-  const phase = async (name: PhaseName, fn: () => Promise<boolean>): Promise<void> => {
+  const phase = async (name: PhaseName, fn: () => Promise<boolean | "skipped">): Promise<void> => {
     if (failure || interruption) {
       phases.push({ name, status: "skipped", seconds: 0 });
       o.onEvent?.({ type: "phase", phase: name, status: "skipped" });
@@ -232,7 +234,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     }
     o.onEvent?.({ type: "phase", phase: name, status: "started" });
     const t = Date.now();
-    let ok = false;
+    let ok: boolean | "skipped" = false;
     try {
       ok = await fn();
     } catch (err) {
@@ -245,7 +247,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       }
     }
     const seconds = (Date.now() - t) / 1000;
-    const status = ok && !failure ? "passed" : "failed";
+    const status = ok === "skipped" ? "skipped" : ok && !failure ? "passed" : "failed";
     phases.push({ name, status, seconds });
     o.onEvent?.({ type: "phase", phase: name, status, seconds });
   };
@@ -312,7 +314,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     await phase("configure", () => runSteps(before));
     await phase("restore", async () => {
       if (!machine) return false;
-      if (o.noData) return true;
+      if (o.noData) return "skipped";
       const t = Date.now();
       try {
         restored = await restoreOntoHost({
@@ -353,7 +355,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     await phase("start", () => runSteps(after));
     await phase("verify", async () => {
       if (!machine) return false;
-      if (o.noData) return true;
+      if (o.noData) return "skipped";
       for (const check of runbook.checks) {
         const result = await runCheck(check, {
           transport: machine.transport,
@@ -443,6 +445,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     mode,
     host: policy.host,
     verdict: failure ? "failed" : "passed",
+    withData: !o.noData,
     startedAt: o.startedAt,
     finishedAt: new Date().toISOString(),
     machine: plan.machine,

@@ -46,13 +46,13 @@ export function eventLine(e: PhaseEvent): string | undefined {
 }
 
 export function reportText(r: RecoveryReport): string {
-  const what = r.mode === "drill" ? "Drill" : "Recovery";
+  const what = r.mode === "drill" ? "Drill" : r.withData ? "Recovery" : "Build (no data)";
   const rto = `RTO ${secs(r.rto.seconds)}${r.rto.targetSeconds ? `/${formatDuration(r.rto.targetSeconds)}` : ""}`;
   const age = r.rpo.sentinelAgeSeconds ?? r.rpo.snapshotAgeSeconds;
   const rpo =
     age === undefined ? "RPO unknown" : `RPO ${formatDuration(age)}/${formatDuration(r.rpo.targetSeconds)}`;
   const lines = [
-    `${what} of ${r.host} ${r.verdict.toUpperCase()} — ${rto}, ${rpo}`,
+    `${what} of ${r.host} ${r.verdict.toUpperCase()} — ${rto}${r.withData ? `, ${rpo}` : ""}`,
     `  run ${r.runId}, machine ${r.machine}${r.address ? ` at ${r.address}` : ""}`,
   ];
   if (r.failure) {
@@ -65,8 +65,12 @@ export function reportText(r: RecoveryReport): string {
     `  phases: ${r.phases.map((p) => `${p.name} ${p.status === "passed" ? secs(p.seconds) : p.status}`).join(", ")}`,
   );
   if (r.restored) {
-    const dbs = r.restored.databases.length ? `, ${r.restored.databases.length} database dump(s) loaded` : "";
-    lines.push(`  restored: ${r.restored.files} files, ${formatBytes(r.restored.bytes)}${dbs}`);
+    const parts = r.restored.files ? [`${r.restored.files} files, ${formatBytes(r.restored.bytes)}`] : [];
+    for (const d of r.restored.databases)
+      parts.push(
+        `${d.engine} ${d.database}${d.bytes !== undefined ? ` (${formatBytes(d.bytes)} dump)` : ""}`,
+      );
+    lines.push(`  restored: ${parts.join("; ") || "nothing"}`);
   }
   if (r.rpo.sentinelAgeSeconds !== undefined)
     lines.push(

@@ -11,6 +11,7 @@ import type { RecoveryReport } from "../../src/recovery/run.js";
 import { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
 import { type ContainerHost, DB_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
+import { argvsDuring } from "../helpers/proc.js";
 import { s3Env } from "../helpers/s3/start.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
@@ -181,17 +182,32 @@ describe("web1 from its runbook", () => {
       "--format",
       "{{.Names}} {{.State}}",
     ]);
-    expect(String(kept.stdout)).toMatch(new RegExp(`^${name}-replaced-\\d{8}T\\d{6} exited$`));
+    expect(String(kept.stdout)).toMatch(new RegExp(`^${name}-replaced-\\d{8}T\\d{6} exited`, "i"));
     expect((await execa("podman", ["inspect", "--format", "{{.Id}}", name])).stdout).not.toBe(oldId);
   });
 
   test("a drill proves the recovery on an isolated machine and removes it", async () => {
     const before = (await execa("podman", ["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", name]))
       .stdout;
-    const r = await runCli(["--json", "drill", "--host", "web1"], ws.env);
+    const cli = startCli(["--json", "--log-level", "debug", "drill", "--host", "web1"], ws.env);
+    const argvs = await argvsDuring(cli);
+    const done = await cli;
+    const r = { exitCode: done.exitCode ?? -1, stdout: String(done.stdout), stderr: String(done.stderr) };
     const report = jsonResult<RecoveryReport>(r);
     expect(report.verdict).toBe("passed");
     expect(report.machine).toBe(`web1-drill-${report.runId}`);
+    // The repository password and the S3 secret reach restic on the drill machine in no argv, log or record.
+    expect(argvs.some((a) => /\/var\/tmp\/lifeboat\.\w+\/restic restore/.test(a))).toBe(true);
+    const password = (await readFile(path.join(ws.home, "keys/offsite.key"), "utf8")).trim();
+    const catalog = catalogFor(await ws.config(), "offsite");
+    const records = [];
+    for (const run of await listRuns(catalog, "web1"))
+      if (run.endKey) records.push(await catalog.get(run.endKey));
+    for (const secret of [password, s3.secretAccessKey]) {
+      expect(argvs.filter((a) => a.includes(secret))).toEqual([]);
+      expect(r.stdout + r.stderr).not.toContain(secret);
+      expect(records.join("\n")).not.toContain(secret);
+    }
     expect(report.cleanup).toBe("removed");
     expect(await leftBehind(report.runId)).toEqual([]);
     // Production was not touched.
