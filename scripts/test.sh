@@ -3,6 +3,7 @@
 # (lint, typecheck, build, and vitest against the real restic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The tests also need an sshd (ssh transport peer) and podman, runc and debootstrap (the container fleet).
-LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server podman runc debootstrap" ./scripts/setup.sh
+# The tests also need an sshd (ssh transport peer), podman, runc and debootstrap (the container fleet) and
+# ansible (runbook steps; Debian's package has the podman connection plugin).
+LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server podman runc debootstrap ansible" ./scripts/setup.sh
 npm test

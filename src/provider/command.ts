@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
 import { SshTransport } from "../transport/ssh.js";
+import { sshAnsibleVars } from "./ssh.js";
 import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type CommandSpec = Extract<ProviderSpec, { kind: "command" }>;
@@ -84,13 +85,14 @@ export class CommandProvider implements Provider {
     const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-known-hosts-"));
     const knownHostsFile = this.spec.knownHostsFile ?? path.join(dir, "known_hosts");
     if (hostKey && !this.spec.knownHostsFile) await writeFile(knownHostsFile, `${address} ${hostKey}\n`);
-    const transport = new SshTransport(request.host, {
+    const target = {
       destination: `${this.spec.user}@${address}`,
       port: this.spec.port,
       identityFile: this.spec.identityFile,
       knownHostsFile,
       acceptNewHostKey: !hostKey && !this.spec.knownHostsFile,
-    });
+    };
+    const transport = new SshTransport(request.host, target);
     return {
       name: request.name,
       transport,
@@ -103,6 +105,7 @@ export class CommandProvider implements Provider {
         }
       },
       removeHint: `LIFEBOAT_NAME=${request.name} LIFEBOAT_ADDRESS=${address} sh -c '<the runbook's destroy command>'`,
+      ansibleVars: sshAnsibleVars(target),
     };
   }
 }

@@ -100,7 +100,12 @@ export class ContainerProvider implements Provider {
     const transport = new ContainerTransport(request.host, name, engine);
     const address = await containerAddress(engine, name);
     if (!address) await failed(`container ${name} has no network address`, "");
-    return { name, transport, address, destroy, removeHint };
+    // Ansible's own connection plugins for the engines (Debian's `ansible` package ships both).
+    const ansibleVars = {
+      ansible_connection: engine === "podman" ? "containers.podman.podman" : "community.docker.docker",
+      ansible_host: name,
+    };
+    return { name, transport, address, destroy, removeHint, ansibleVars };
   }
 }
 

@@ -2,7 +2,7 @@
 // configures and checks it, but neither creates nor destroys it.
 import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
-import { SshTransport } from "../transport/ssh.js";
+import { type SshTarget, SshTransport } from "../transport/ssh.js";
 import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type SshSpec = Extract<ProviderSpec, { kind: "ssh" }>;
@@ -43,6 +43,24 @@ export class SshProvider implements Provider {
       // Not ours to destroy: a person resets or removes the machine.
       destroy: async () => {},
       removeHint: `reset or remove the machine at ${this.spec.destination} yourself (Lifeboat did not create it)`,
+      ansibleVars: sshAnsibleVars(this.spec),
     };
   }
+}
+
+/** How Ansible's ssh connection reaches the same machine with the same settings (host key checking on). */
+export function sshAnsibleVars(target: SshTarget): Record<string, string> {
+  const at = target.destination.lastIndexOf("@");
+  const vars: Record<string, string> = {
+    ansible_connection: "ssh",
+    ansible_host: at >= 0 ? target.destination.slice(at + 1) : target.destination,
+  };
+  if (at >= 0) vars.ansible_user = target.destination.slice(0, at);
+  if (target.port) vars.ansible_port = String(target.port);
+  if (target.identityFile) vars.ansible_ssh_private_key_file = target.identityFile;
+  const opts = ["-o BatchMode=yes"];
+  if (target.knownHostsFile) opts.push(`-o UserKnownHostsFile=${target.knownHostsFile}`);
+  if (target.acceptNewHostKey) opts.push("-o StrictHostKeyChecking=accept-new");
+  vars.ansible_ssh_common_args = opts.join(" ");
+  return vars;
 }

@@ -21,6 +21,8 @@ export interface ProvisionedHost {
   destroy(): Promise<void>;
   /** What a person runs to remove it by hand (a drill kept with --keep). */
   removeHint: string;
+  /** Inventory variables through which Ansible reaches the machine (connection plugin, address, user, key). */
+  ansibleVars: Record<string, string>;
 }
 
 export interface Provider {

@@ -268,6 +268,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       logger?.info({ step: step.name }, "step started");
       const result = await runStep(step, {
         transport: machine.transport,
+        machine: { name: machine.name, ansibleVars: machine.ansibleVars },
         vars: vars(machine.address),
         signal: o.signal,
       });

@@ -1,5 +1,8 @@
 // The runbook's configuration steps, run on the fresh machine through its transport.
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
 import { isLifeboatError } from "../errors.js";
 import { renderTemplate, type Step } from "../runbook/load.js";
 import type { Transport } from "../transport/types.js";
@@ -18,6 +21,8 @@ export interface StepResult {
 
 export interface StepContext {
   transport: Transport;
+  /** The machine's name and how Ansible reaches it (inventory variables). */
+  machine: { name: string; ansibleVars: Record<string, string> };
   /** {{name}} values for templates; also given to shell steps as LIFEBOAT_<NAME> variables. */
   vars: Record<string, string>;
   signal?: AbortSignal | undefined;
@@ -112,6 +117,8 @@ export async function runStep(
         }
         return done({ status: "passed" });
       }
+      case "ansible":
+        return done(await runPlaybook(step, ctx, timeoutMs));
     }
   } catch (err) {
     if (isLifeboatError(err) && err.code === "INTERRUPTED") throw err;
@@ -122,5 +129,59 @@ export async function runStep(
         ? `did not finish within ${step.timeoutSeconds}s and was stopped`
         : (err as Error).message,
     });
+  }
+}
+
+/**
+ * ansible-playbook on this machine against the new one: an inventory of that one host (reached by the
+ * provider's connection: podman/docker exec or ssh), the host's variables plus the step's as extra vars.
+ */
+async function runPlaybook(
+  step: Extract<Step, { kind: "ansible" }>,
+  ctx: StepContext,
+  timeoutMs: number,
+): Promise<Omit<StepResult, "name" | "kind" | "seconds">> {
+  const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-ansible-"));
+  try {
+    const inventory = path.join(dir, "inventory.json");
+    const extra = path.join(dir, "vars.json");
+    await writeFile(
+      inventory,
+      JSON.stringify({ all: { hosts: { [ctx.machine.name]: ctx.machine.ansibleVars } } }),
+    );
+    await writeFile(extra, JSON.stringify({ lifeboat: ctx.vars, ...step.vars }));
+    const r = await execa("ansible-playbook", ["-i", inventory, "-e", `@${extra}`, step.playbook], {
+      cwd: path.dirname(step.playbook),
+      env: { ANSIBLE_NOCOLOR: "1", ANSIBLE_RETRY_FILES_ENABLED: "0", ANSIBLE_FORCE_COLOR: "0" },
+      reject: false,
+      timeout: timeoutMs,
+      cancelSignal: ctx.signal,
+      stdin: "ignore",
+    });
+    if (r.exitCode === 0) return { status: "passed" };
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    const stdout = String(r.stdout ?? "");
+    const stderr = String(r.stderr ?? "");
+    if ((r as { code?: string }).code === "ENOENT") {
+      return {
+        status: "failed",
+        error: "ansible-playbook is not installed on this machine (Debian: apt-get install ansible)",
+      };
+    }
+    if (r.timedOut)
+      return { status: "failed", error: `did not finish within ${step.timeoutSeconds}s and was stopped` };
+    // Ansible's own summary: the failed task and the recap line (ok=.. changed=.. failed=..).
+    const fatal = stdout.split("\n").find((l) => /^(fatal|failed):/.test(l.trim()));
+    const recap = stdout.split("\n").find((l) => l.includes(" : ok=") && l.includes("failed="));
+    return {
+      status: "failed",
+      exitCode: r.exitCode,
+      error:
+        [fatal?.trim().slice(0, 300), recap?.replace(/\s+/g, " ").trim()].filter(Boolean).join(" | ") ||
+        `exited with ${r.exitCode}`,
+      outputTail: outputTail(stdout, stderr),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -70,6 +70,7 @@ export type Step = StepBase &
     | { kind: "apt" | "dnf"; packages: string[] }
     | { kind: "files"; template: boolean; files: FileCopy[] }
     | { kind: "shell"; run: string; user: string | undefined }
+    | { kind: "ansible"; playbook: string; vars: Record<string, string> }
   );
 
 interface CheckBase {
@@ -210,6 +211,7 @@ function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, d
       for (const [j, f] of fileList(map).entries())
         missing(Array.isArray(map) ? ["steps", i, key, j, "src"] : ["steps", i, key, f.dest], f.src);
     }
+    if ("ansible" in s) missing(["steps", i, "ansible", "playbook"], s.ansible.playbook);
   });
   r.checks.forEach((c, i) => {
     const text = "http" in c ? c.http.url : "command" in c ? c.command : "";
@@ -264,6 +266,14 @@ function normalizeStep(s: StepSetting, defaultTimeout: number, dir: string): Ste
     const first = files[0]?.dest ?? "";
     const label = `${template ? "templates" : "files"} ${first}${files.length > 1 ? ` (+${files.length - 1})` : ""}`;
     return { kind: "files", template, files, ...base(label) };
+  }
+  if ("ansible" in s) {
+    return {
+      kind: "ansible",
+      playbook: path.resolve(dir, s.ansible.playbook),
+      vars: s.ansible.vars,
+      ...base(`ansible ${s.ansible.playbook}`),
+    };
   }
   const run = typeof s.shell === "string" ? s.shell : s.shell.run;
   const user = typeof s.shell === "string" ? undefined : s.shell.user;

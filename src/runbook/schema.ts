@@ -106,10 +106,19 @@ export const step = z.union(
     z.strictObject({ files: fileMap, ...stepCommon }),
     z.strictObject({ templates: fileMap, ...stepCommon }),
     z.strictObject({ shell: shellStep, ...stepCommon }),
+    z.strictObject({
+      ansible: z.strictObject({
+        /** A playbook of the repository, relative to the runbook; run from this machine against the new one. */
+        playbook: repoFile,
+        /** Extra variables (-e); the host's variables (host, name, address, runId, mode) are passed too. */
+        vars: z.record(z.string(), z.string()).default({}),
+      }),
+      ...stepCommon,
+    }),
   ],
   {
     error: () =>
-      "must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell } (with optional name, timeout)",
+      "must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible } (with optional name, timeout)",
   },
 );
 

@@ -259,6 +259,17 @@ describe("drills that fail", () => {
       expect(report.cleanup).toBe("removed");
       expect(await leftBehind(report.runId)).toEqual([]);
 
+      // --keep keeps the failed machine for debugging and says how to remove it.
+      const kept = await runCli(["--json", "drill", "--host", "web1", "--keep"], broken.env);
+      expect(kept.exitCode).toBe(1);
+      const keptError = JSON.parse(kept.stdout).error;
+      const keptReport = keptError.details.outcome as RecoveryReport;
+      expect(keptReport.cleanup).toBe("kept");
+      expect(await leftBehind(keptReport.runId)).toHaveLength(2); // the container and its network
+      expect(keptError.hint).toContain(keptReport.cleanupHint);
+      await execa("sh", ["-c", keptReport.cleanupHint ?? "false"]);
+      expect(await leftBehind(keptReport.runId)).toEqual([]);
+
       // Interrupted mid-step (Ctrl-C): the drill machine still goes.
       const slow = (await readFile(path.join(broken.root, "runbooks/web1.yaml"), "utf8")).replace(
         "exit 3",
