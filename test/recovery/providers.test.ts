@@ -1,0 +1,128 @@
+// The ssh and command providers: a machine the user prepared (reached over ssh), and one made by the user's
+// own create/destroy commands (here: shell scripts that run an sshd container, as a cloud CLI would make a VM).
+import { randomBytes } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
+import type { RecoveryReport } from "../../src/recovery/run.js";
+import { jsonResult, runCli } from "../helpers/cli.js";
+import {
+  BASE_IMAGE,
+  type ContainerHost,
+  RUN_OPTIONS,
+  type SshHost,
+  sh,
+  startContainerHost,
+  startSshHost,
+} from "../helpers/fleet.js";
+import { createWorkspace, type Workspace } from "../helpers/workspace.js";
+
+vi.setConfig({ testTimeout: 240_000 });
+const s3 = inject("s3");
+const tag = randomBytes(3).toString("hex");
+let ws: Workspace;
+let production: ContainerHost;
+let spare: SshHost;
+const keyDir = () => path.join(ws.root, "keys");
+
+// Makes a "VM": a container running sshd that accepts our key; prints its address and host key.
+const CREATE = `set -e
+podman run -d --name "$LIFEBOAT_NAME" --label "lifeboat.run=$LIFEBOAT_RUN_ID" ${RUN_OPTIONS.join(" ")} ${BASE_IMAGE} sleep infinity >/dev/null
+podman exec "$LIFEBOAT_NAME" sh -c 'mkdir -p -m 700 /root/.ssh /run/sshd && ssh-keygen -q -A'
+podman cp "$KEYS/id_ed25519.pub" "$LIFEBOAT_NAME:/root/.ssh/authorized_keys"
+podman exec "$LIFEBOAT_NAME" chown root: /root/.ssh/authorized_keys
+podman exec -d "$LIFEBOAT_NAME" /usr/sbin/sshd -D -e -o PasswordAuthentication=no
+ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$LIFEBOAT_NAME")
+for i in $(seq 50); do ssh-keyscan -T 1 "$ip" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "address=$ip"
+echo "hostkey=$(podman exec "$LIFEBOAT_NAME" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)"
+`;
+
+async function writeRunbook(provider: string): Promise<void> {
+  await writeFile(
+    path.join(ws.root, "runbooks/vm1.yaml"),
+    `host: vm1
+provider:
+${provider}
+steps:
+  - name: app user
+    shell: id app >/dev/null 2>&1 || useradd app
+  - restore
+checks:
+  - name: the data is back
+    command: test "$(cat /srv/data/notes.txt)" = "written before the disaster ${tag}"
+    retries: 0
+`,
+  );
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace();
+  await ws.useFleetS3(s3);
+  [production, spare] = await Promise.all([
+    startContainerHost(`lbp-vm1-${tag}`),
+    startSshHost(`lbp-spare-${tag}`),
+  ]);
+  await sh(
+    production.root,
+    `mkdir -p /srv/data && echo "written before the disaster ${tag}" > /srv/data/notes.txt`,
+  );
+  await ws.writePolicy(
+    "vm1.yaml",
+    `host: vm1\ntransport: { container: ${production.name} }\nirreplaceable: [/srv/data]\n`,
+  );
+  await mkdir(path.join(ws.root, "runbooks"), { recursive: true });
+  await mkdir(keyDir());
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(keyDir(), "id_ed25519")]);
+  await writeFile(path.join(ws.root, "create.sh"), CREATE);
+  await writeFile(path.join(ws.root, "destroy.sh"), 'podman rm -f -t 0 "$LIFEBOAT_NAME" >/dev/null\n');
+  const snap = await runCli(["snapshot", "--host", "vm1"], ws.env);
+  expect(snap.exitCode, snap.stderr).toBe(0);
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([production?.remove(), spare?.remove()]);
+  await rm(ws.root, { recursive: true, force: true });
+});
+
+test("command provider: the user's create and destroy commands make and remove the drill machine", async () => {
+  await writeRunbook(`  command:
+    create: sh ${ws.root}/create.sh
+    destroy: sh ${ws.root}/destroy.sh
+    identityFile: ${keyDir()}/id_ed25519`);
+  const env = { ...ws.env, KEYS: keyDir() };
+  const report = jsonResult<RecoveryReport>(await runCli(["--json", "drill", "--host", "vm1"], env));
+  expect(report.verdict).toBe("passed");
+  expect(report.machine).toBe(`vm1-drill-${report.runId}`);
+  expect(report.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  expect(report.cleanup).toBe("removed");
+  const left = await execa("podman", ["ps", "-a", "--filter", `label=lifeboat.run=${report.runId}`, "-q"]);
+  expect(String(left.stdout)).toBe("");
+
+  // A create command that fails: PROVISION_FAILED with its words, and whatever it made is destroyed.
+  await writeFile(
+    path.join(ws.root, "create.sh"),
+    `${CREATE}echo "quota exceeded for instances" >&2; exit 3\n`,
+  );
+  const failed = await runCli(["--json", "drill", "--host", "vm1"], env);
+  expect(failed.exitCode).toBe(1);
+  const error = JSON.parse(failed.stdout).error;
+  expect(error.code).toBe("PROVISION_FAILED");
+  expect(error.message).toContain("the create command failed (exit 3): quota exceeded for instances");
+  const failedRun = (error.details.outcome as RecoveryReport).runId;
+  const leftAfter = await execa("podman", ["ps", "-a", "--filter", `label=lifeboat.run=${failedRun}`, "-q"]);
+  expect(String(leftAfter.stdout)).toBe("");
+  await writeFile(path.join(ws.root, "create.sh"), CREATE);
+});
+
+test("ssh provider: recovery onto a machine the user prepared", async () => {
+  await writeRunbook(`  ssh:
+    destination: ${spare.destination}
+    identityFile: ${spare.identityFile}
+    knownHostsFile: ${spare.knownHostsFile}`);
+  const report = jsonResult<RecoveryReport>(await runCli(["--json", "recover", "--host", "vm1"], ws.env));
+  expect(report.verdict).toBe("passed");
+  expect(report.provider).toBe(`the machine at ${spare.destination} (ssh)`);
+  expect(await sh(spare.root, "cat /srv/data/notes.txt")).toBe(`written before the disaster ${tag}\n`);
+});
