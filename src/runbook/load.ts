@@ -141,7 +141,9 @@ export async function loadRunbook(
   if (!loaded.ok) return loaded;
   const parsed = runbookSchema.safeParse(loaded.doc.value ?? {});
   if (!parsed.success) return { ok: false, problems: zodProblems(loaded.doc, parsed.error) };
-  const problems = runbookProblems(loaded.doc, parsed.data, policy, path.dirname(file));
+  const problems = runbookProblems(loaded.doc, parsed.data, policy, path.dirname(file)).sort(
+    (a, b) => a.line - b.line,
+  );
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, runbook: normalize(parsed.data, file) };
 }
