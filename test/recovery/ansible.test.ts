@@ -1,7 +1,7 @@
 // An `ansible` step: the playbook runs from this machine (Debian's ansible, podman connection) against the
 // drill machine, with the host's variables; a failing task fails the step with Ansible's own summary.
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
@@ -93,4 +93,27 @@ test("a failing task fails the step with Ansible's summary", async () => {
   expect(report.failure?.message).toContain("failed=1");
   expect(report.failure?.outputTail).toContain("relation users does not exist");
   expect(report.cleanup).toBe("removed");
+});
+
+test("a step over its timeout is stopped and fails the drill, which still cleans up", async () => {
+  await writeRunbook(PLAYBOOK);
+  const file = path.join(ws.root, "runbooks/app.yaml");
+  const runbook = await readFile(file, "utf8");
+  await writeFile(
+    file,
+    runbook.replace("  - restore", "  - name: hangs\n    shell: sleep 300\n    timeout: 2s\n  - restore"),
+  );
+  try {
+    const r = await runCli(["--json", "drill", "--host", "app"], ws.env);
+    expect(r.exitCode, r.stdout).toBe(1);
+    const report = JSON.parse(r.stdout).error.details.outcome as RecoveryReport;
+    expect(report.failure).toMatchObject({
+      step: "hangs",
+      message: "did not finish within 2s and was stopped",
+    });
+    expect(report.steps.find((s) => s.name === "hangs")?.seconds).toBeLessThan(10);
+    expect(report.cleanup).toBe("removed");
+  } finally {
+    await writeFile(file, runbook);
+  }
 });

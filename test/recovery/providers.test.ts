@@ -1,6 +1,6 @@
 // The ssh and command providers: a machine the user prepared (reached over ssh), and one made by the user's
 // own create/destroy commands (here: shell scripts that run an sshd container, as a cloud CLI would make a VM).
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
@@ -53,6 +53,8 @@ checks:
   - name: the data is back
     command: test "$(cat /srv/data/notes.txt)" = "written before the disaster ${tag}"
     retries: 0
+  - checksum: { path: /srv/data/notes.txt, sha256: ${createHash("sha256").update(`written before the disaster ${tag}\n`).digest("hex")} }
+  - tcp: { port: 22 }
 `,
   );
 }
@@ -94,6 +96,11 @@ test("command provider: the user's create and destroy commands make and remove t
   const env = { ...ws.env, KEYS: keyDir() };
   const report = jsonResult<RecoveryReport>(await runCli(["--json", "drill", "--host", "vm1"], env));
   expect(report.verdict).toBe("passed");
+  expect(report.checks.map((c) => [c.kind, c.status])).toEqual([
+    ["command", "passed"],
+    ["checksum", "passed"],
+    ["tcp", "passed"],
+  ]);
   expect(report.machine).toBe(`vm1-drill-${report.runId}`);
   expect(report.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
   expect(report.cleanup).toBe("removed");
