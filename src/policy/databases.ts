@@ -112,6 +112,21 @@ function asUser(source: DatabaseSource, argv: string[]): string[] {
   return source.runAs ? ["runuser", "-u", source.runAs, "--", ...argv] : argv;
 }
 
+/** MySQL's option file with the password, when the policy names one: it must come first on the command line. */
+function optionFile(source: DatabaseSource): string[] {
+  return source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+}
+
+/** A psql command line as the policy's user, without a password prompt. */
+function psql(source: DatabaseSource, ...args: string[]): string[] {
+  return asUser(source, ["psql", "--no-password", ...connection(source), ...args]);
+}
+
+/** A mysql command line with the policy's option file and connection. */
+function mysql(source: DatabaseSource, ...args: string[]): string[] {
+  return asUser(source, ["mysql", ...optionFile(source), ...connection(source), ...args]);
+}
+
 function connection(source: DatabaseSource): string[] {
   const args: string[] = [];
   if (source.host) args.push(`--host=${source.host}`);
@@ -149,11 +164,10 @@ export function dumpCommand(source: DatabaseSource, database: string): string[] 
         `--dbname=${database}`,
       ]);
     case "mysql": {
-      // An option file must come first; --single-transaction is a consistent read of InnoDB tables.
-      const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
+      // --single-transaction is a consistent read of InnoDB tables.
       return asUser(source, [
         "mysqldump",
-        ...file,
+        ...optionFile(source),
         ...connection(source),
         "--single-transaction",
         "--routines",
@@ -189,24 +203,11 @@ export function loadCommands(source: DatabaseSource, database: string, file: str
     case "postgres":
       return [
         asUser(source, ["createdb", "--no-password", ...connection(source), database]),
-        fromFile(
-          file,
-          asUser(source, [
-            "psql",
-            "--no-password",
-            ...connection(source),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            `--dbname=${database}`,
-          ]),
-        ),
+        fromFile(file, psql(source, "-v", "ON_ERROR_STOP=1", "-q", `--dbname=${database}`)),
       ];
-    case "mysql": {
+    case "mysql":
       // The dump creates its database itself (--databases).
-      const optionFile = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
-      return [fromFile(file, asUser(source, ["mysql", ...optionFile, ...connection(source)]))];
-    }
+      return [fromFile(file, mysql(source))];
     case "sqlite":
       return [
         asUser(source, [
@@ -223,26 +224,20 @@ export function loadCommands(source: DatabaseSource, database: string, file: str
 
 /** Loads a PostgreSQL roles dump; roles that exist already (postgres itself) give notices, not failures. */
 export function loadRolesCommand(source: DatabaseSource, file: string): string[] {
-  return fromFile(
-    file,
-    asUser(source, ["psql", "--no-password", ...connection(source), "-q", "--dbname=postgres"]),
-  );
+  return fromFile(file, psql(source, "-q", "--dbname=postgres"));
 }
 
 /** The command that lists every database of a server ("all"), one per line. */
 export function listCommand(source: DatabaseSource): string[] {
   if (source.engine === "postgres") {
-    return asUser(source, [
-      "psql",
-      "--no-password",
-      ...connection(source),
+    return psql(
+      source,
       "--dbname=postgres",
       "-Atc",
       "select datname from pg_database where not datistemplate and datallowconn order by 1",
-    ]);
+    );
   }
-  const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
-  return asUser(source, ["mysql", ...file, ...connection(source), "-N", "-e", "show databases"]);
+  return mysql(source, "-N", "-e", "show databases");
 }
 
 /** Server-internal schemas that `all` leaves out (they are recreated by the server itself). */
@@ -250,20 +245,7 @@ export const SYSTEM_DATABASES = new Set(["information_schema", "performance_sche
 
 /** The command that runs one query and prints its rows, one per line, columns tab-separated, no header. */
 export function queryCommand(source: DatabaseSource, database: string, query: string): string[] {
-  if (source.engine === "postgres") {
-    return asUser(source, [
-      "psql",
-      "--no-password",
-      ...connection(source),
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-AtF",
-      "\t",
-      `--dbname=${database}`,
-      "-c",
-      query,
-    ]);
-  }
-  const file = source.passwordFile ? [`--defaults-extra-file=${source.passwordFile}`] : [];
-  return asUser(source, ["mysql", ...file, ...connection(source), "-N", "-B", "-e", query, database]);
+  if (source.engine === "postgres")
+    return psql(source, "-v", "ON_ERROR_STOP=1", "-AtF", "\t", `--dbname=${database}`, "-c", query);
+  return mysql(source, "-N", "-B", "-e", query, database);
 }

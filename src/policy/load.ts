@@ -166,16 +166,18 @@ function reachProblem(doc: LocatedDocument, policy: Policy, config: LifeboatConf
   );
 }
 
+/** How ssh reaches a machine: user@address (or an alias), port, key, known_hosts. */
+export interface SshLogin {
+  destination: string;
+  port?: number | undefined;
+  identityFile?: string | undefined;
+  knownHostsFile?: string | undefined;
+}
+
 /** The transport setting with its short forms spelled out. */
 export type TransportSpec =
   | { kind: "local" }
-  | {
-      kind: "ssh";
-      destination: string;
-      port?: number | undefined;
-      identityFile?: string | undefined;
-      knownHostsFile?: string | undefined;
-    }
+  | ({ kind: "ssh" } & SshLogin)
   | { kind: "container"; name: string; engine?: "podman" | "docker" | undefined; user?: string | undefined };
 
 function transportSpec(t: TransportSetting): TransportSpec {

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import type { DatabaseSource } from "../policy/databases.js";
-import type { Policy } from "../policy/load.js";
+import type { Policy, SshLogin } from "../policy/load.js";
 import { parseDuration } from "../util/duration.js";
 import {
   displayPath,
@@ -34,13 +34,7 @@ export type ProviderSpec =
       command: string[];
       runOptions: string[];
     }
-  | {
-      kind: "ssh";
-      destination: string;
-      port?: number | undefined;
-      identityFile?: string | undefined;
-      knownHostsFile?: string | undefined;
-    }
+  | ({ kind: "ssh" } & SshLogin)
   | {
       kind: "command";
       create: string;

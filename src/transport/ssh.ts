@@ -2,14 +2,11 @@
 // as they do for the user. Host key checking is never turned off (BatchMode makes an unknown key an error).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import type { SshLogin } from "../policy/load.js";
 import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js";
 
-export interface SshTarget {
-  /** What `ssh` is given: user@address, or an alias from ~/.ssh/config. */
-  destination: string;
-  port?: number | undefined;
-  identityFile?: string | undefined;
-  knownHostsFile?: string | undefined;
+/** What `ssh` is given (destination: user@address, or an alias from ~/.ssh/config), and how far to trust it. */
+export interface SshTarget extends SshLogin {
   /** Trust a host key seen for the first time (and only then): for a machine this run has just created. */
   acceptNewHostKey?: boolean | undefined;
 }

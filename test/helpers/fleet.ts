@@ -62,6 +62,14 @@ export const DB_IMAGE = `lifeboat-test-db:bookworm-3`;
 /** podman run options this machine needs (DESIGN.md): also in the example runbooks. */
 export const RUN_OPTIONS = RUN_FLAGS;
 
+/** A test runbook for `host` whose machines are containers of the services image; `body` is steps and checks. */
+export const containerRunbook = (host: string, body: string): string => `host: ${host}
+provider:
+  container:
+    image: localhost/${DB_IMAGE}
+    runOptions: ${JSON.stringify(RUN_FLAGS)}
+${body}`;
+
 export async function ensureDbImage(): Promise<void> {
   await ensureBaseImage();
   if ((await execa("podman", ["image", "exists", DB_IMAGE], { reject: false })).exitCode === 0) return;

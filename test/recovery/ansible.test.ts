@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
-import { type ContainerHost, DB_IMAGE, RUN_OPTIONS, sh, startContainerHost } from "../helpers/fleet.js";
+import { type ContainerHost, containerRunbook, DB_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
 vi.setConfig({ testTimeout: 240_000 });
@@ -43,12 +43,9 @@ beforeAll(async () => {
   await mkdir(path.join(ws.root, "runbooks/ansible"), { recursive: true });
   await writeFile(
     path.join(ws.root, "runbooks/app.yaml"),
-    `host: app
-provider:
-  container:
-    image: localhost/${DB_IMAGE}
-    runOptions: ${JSON.stringify(RUN_OPTIONS)}
-steps:
+    containerRunbook(
+      "app",
+      `steps:
   - apt: [python3] # Ansible's modules run with the machine's Python
   - name: config dir
     shell: mkdir -p /etc/app
@@ -58,6 +55,7 @@ checks:
   - command: grep -qx "listen = {{address}}:8080" /etc/app/app.ini && test "$(cat /srv/data/a.txt)" = precious
     retries: 0
 `,
+    ),
   );
   await writeRunbook(PLAYBOOK);
   const snap = await runCli(["snapshot", "--host", "app"], ws.env);

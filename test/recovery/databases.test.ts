@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
 import { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
-import { type ContainerHost, DB_IMAGE, psql, RUN_OPTIONS, sh, startDbHost } from "../helpers/fleet.js";
+import { type ContainerHost, containerRunbook, DB_IMAGE, psql, sh, startDbHost } from "../helpers/fleet.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
 vi.setConfig({ testTimeout: 240_000 });
@@ -45,12 +45,9 @@ beforeAll(async () => {
   );
   await writeFile(
     path.join(ws.root, "runbooks/shop.yaml"),
-    `host: shop
-provider:
-  container:
-    image: localhost/${DB_IMAGE}
-    runOptions: ${JSON.stringify(RUN_OPTIONS)}
-steps:
+    containerRunbook(
+      "shop",
+      `steps:
   - apt: [mariadb-server]
   - name: start MariaDB
     shell: |
@@ -66,6 +63,7 @@ checks:
       expect: "3\\t60"
 rto: 10m
 `,
+    ),
   );
   const [pg, my] = await Promise.all([startDbHost(pgName), startDbHost(myName)]);
   if (!pg || !my) throw new Error("no database hosts");
