@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tests also need an sshd (ssh transport peer), podman, runc and debootstrap (the container fleet) and
-# ansible (runbook steps; Debian's package has the podman connection plugin).
-LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server podman runc debootstrap ansible" ./scripts/setup.sh
+# ansible (runbook steps; Debian's package has the podman connection plugin) and chromium (renders the
+# HTML report in a test).
+LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} openssh-server podman runc debootstrap ansible chromium" ./scripts/setup.sh
 npm test

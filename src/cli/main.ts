@@ -7,6 +7,7 @@ import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerForget } from "./forget.js";
 import { registerRecover } from "./recover.js";
+import { registerReport } from "./report.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerSnapshots } from "./snapshots.js";
@@ -82,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   registerForget(program, run);
   registerCheck(program, run);
   registerRecover(program, run);
+  registerReport(program, run);
   registerAdmin(program, run);
 
   try {

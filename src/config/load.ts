@@ -57,6 +57,24 @@ export interface LifeboatConfig {
   defaults: PolicyDefaults & { repository: string };
   /** Hosts snapshotted at once by `snapshot --all`. */
   concurrency: number;
+  /** Where reports and alerts are mailed; undefined: no mail. */
+  mail: MailConfig | undefined;
+}
+
+export interface MailConfig {
+  smtp: {
+    host: string;
+    port: number;
+    security: "starttls" | "tls" | "none";
+    userEnv: string | undefined;
+    passwordEnv: string | undefined;
+    caFile: string | undefined;
+    timeoutSeconds: number;
+  };
+  from: string;
+  to: string[];
+  reports: "all" | "failures";
+  alerts: boolean;
 }
 
 export const EMBEDDED_TARGET = "local";
@@ -188,5 +206,20 @@ function normalize(
       snapshotTimeoutSeconds: parseDuration(raw.defaults.snapshotTimeout) ?? 21_600,
     },
     concurrency: raw.concurrency,
+    mail: raw.mail && {
+      smtp: {
+        host: raw.mail.smtp.host,
+        port: raw.mail.smtp.port ?? { starttls: 587, tls: 465, none: 25 }[raw.mail.smtp.security],
+        security: raw.mail.smtp.security,
+        userEnv: raw.mail.smtp.userEnv,
+        passwordEnv: raw.mail.smtp.passwordEnv,
+        caFile: raw.mail.smtp.caFile ? path.resolve(baseDir, raw.mail.smtp.caFile) : undefined,
+        timeoutSeconds: parseDuration(raw.mail.smtp.timeout) ?? 30,
+      },
+      from: raw.mail.from,
+      to: raw.mail.to,
+      reports: raw.mail.reports,
+      alerts: raw.mail.alerts,
+    },
   };
 }

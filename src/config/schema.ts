@@ -1,6 +1,6 @@
 // lifeboat.yaml: storage targets and defaults shared by every policy.
 import { z } from "zod";
-import { checkSlices, cron, duration, retention, targetName } from "../schema/common.js";
+import { checkSlices, cron, duration, emailAddress, retention, targetName } from "../schema/common.js";
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
@@ -53,11 +53,36 @@ export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target]
   error: (issue) => (issue.code === "invalid_union" ? 'must be "local" or "s3"' : undefined),
 });
 
+/** Where restore-test reports and alerts go: SMTP settings (secrets by environment variable) and recipients. */
+export const mailSchema = z.strictObject({
+  smtp: z.strictObject({
+    host: z.string().min(1),
+    /** Default: 587 with starttls, 465 with tls, 25 with none. */
+    port: z.number().int().min(1).max(65535).optional(),
+    /** starttls: upgrade and require TLS (default); tls: TLS from the start; none: plain (a relay on loopback). */
+    security: z.enum(["starttls", "tls", "none"]).default("starttls"),
+    /** The SMTP user and password come from these environment variables, never from this file. */
+    userEnv: envVarName.optional(),
+    passwordEnv: envVarName.optional(),
+    /** A PEM file with the CA of a private SMTP server's certificate. */
+    caFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    timeout: duration.default("30s"),
+  }),
+  from: emailAddress,
+  /** Recipients of every host's reports and alerts; a policy's `notify` adds its own. */
+  to: z.array(emailAddress).min(1, "name at least one recipient"),
+  /** Recovery and drill reports: every one, or only failures. */
+  reports: z.enum(["all", "failures"]).default("all"),
+  /** Alerts when a snapshot fails or a host goes stale. */
+  alerts: z.boolean().default(true),
+});
+
 export const configSchema = z.strictObject({
   policies: z.string().default("policies"),
   runbooks: z.string().default("runbooks"),
   /** How many hosts `snapshot --all` (and the daemon) snapshot at once. */
   concurrency: z.number().int().min(1, "must be at least 1").max(64, "must be at most 64").default(2),
+  mail: mailSchema.optional(),
   targets: z.record(targetName, targetSchema).refine((t) => Object.keys(t).length > 0, {
     message: "name at least one storage target",
   }),

@@ -31,6 +31,8 @@ export interface Policy extends PolicyDefaults {
   databases: DatabaseSource[];
   exclude: string[];
   runbook: string | undefined;
+  /** Recipients of this host's reports and alerts beside the global ones. */
+  notify: string[];
 }
 
 export interface PolicySet {
@@ -215,6 +217,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     databases,
     exclude: p.exclude,
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,
+    notify: p.notify,
   };
 }
 

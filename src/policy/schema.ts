@@ -1,6 +1,14 @@
 // policies/<host>.yaml: which of a host's data is irreplaceable, rebuildable or ignored.
 import { z } from "zod";
-import { checkSlices, cron, duration, hostName, retention, targetName } from "../schema/common.js";
+import {
+  checkSlices,
+  cron,
+  duration,
+  emailAddress,
+  hostName,
+  retention,
+  targetName,
+} from "../schema/common.js";
 import { mysqlEntry, postgresEntry, sqliteEntry } from "./databases.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
@@ -106,6 +114,8 @@ export const policySchema = z.strictObject({
         }),
     )
     .default([]),
+  /** More recipients for this host's reports and alerts, beside lifeboat.yaml's mail.to. */
+  notify: z.array(emailAddress).default([]),
   /** The host's runbook, relative to lifeboat.yaml's directory. */
   runbook: z.string().min(1).optional(),
 });

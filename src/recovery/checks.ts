@@ -4,18 +4,11 @@ import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isLifeboatError } from "../errors.js";
 import { dumpEnv, queryCommand } from "../policy/databases.js";
+import type { CheckResult } from "../report/schema.js";
 import { type Check, renderTemplate } from "../runbook/load.js";
 import type { Transport } from "../transport/types.js";
 
-export interface CheckResult {
-  name: string;
-  kind: Check["kind"];
-  status: "passed" | "failed" | "skipped";
-  attempts: number;
-  seconds: number;
-  /** What the last attempt found: why it failed, or the value that passed. */
-  detail: string;
-}
+export type { CheckResult } from "../report/schema.js";
 
 export interface CheckContext {
   transport: Transport;

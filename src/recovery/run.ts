@@ -5,72 +5,23 @@ import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type ErrorCode, isLifeboatError, LifeboatError } from "../errors.js";
+import { mailReport } from "../mail/notify.js";
 import type { Policy } from "../policy/load.js";
 import { openProvider } from "../provider/open.js";
 import type { ProvisionedHost } from "../provider/types.js";
+import type { CheckResult, PhaseResult, RecoveryReport, StepResult } from "../report/schema.js";
 import type { Runbook } from "../runbook/load.js";
 import { VERSION } from "../version.js";
-import { type CheckResult, runCheck } from "./checks.js";
+import { runCheck } from "./checks.js";
 import { planRecovery, type RecoveryPlan } from "./plan.js";
 import { type RestoredData, restoreOntoHost } from "./restore.js";
-import { outputTail, runStep, type StepResult } from "./steps.js";
+import { outputTail, runStep } from "./steps.js";
+
+export type { RecoveryReport } from "../report/schema.js";
 
 export type Mode = "recovery" | "drill";
 export const PHASES = ["provision", "configure", "restore", "start", "verify"] as const;
 export type PhaseName = (typeof PHASES)[number];
-
-export interface PhaseResult {
-  name: PhaseName | "teardown";
-  status: "passed" | "failed" | "skipped";
-  seconds: number;
-}
-
-export interface RecoveryReport {
-  version: 1;
-  runId: string;
-  mode: Mode;
-  host: string;
-  verdict: "passed" | "failed";
-  /** False for a first build without data (`recover --no-data`): nothing restored, no checks. */
-  withData: boolean;
-  startedAt: string;
-  finishedAt: string;
-  machine: string;
-  address: string | undefined;
-  provider: string;
-  snapshot: RecoveryPlan["snapshot"];
-  dumps: RecoveryPlan["dumps"];
-  rpo: {
-    targetSeconds: number;
-    /** The snapshot's age when the recovery started. */
-    snapshotAgeSeconds: number | undefined;
-    /** The sentinel's age, read back from the restored data. */
-    sentinelAgeSeconds: number | undefined;
-    sentinelRunId: string | undefined;
-    met: boolean | undefined;
-  };
-  rto: { targetSeconds: number | undefined; seconds: number; met: boolean | undefined };
-  phases: PhaseResult[];
-  steps: StepResult[];
-  checks: CheckResult[];
-  restored: Omit<RestoredData, "sentinel"> | undefined;
-  /** What failed first, for the report's headline. */
-  failure:
-    | {
-        phase: PhaseName;
-        step?: string | undefined;
-        code: string;
-        message: string;
-        exitCode?: number | undefined;
-        outputTail?: string | undefined;
-      }
-    | undefined;
-  /** A drill's machine: removed, kept (--keep) or the removal failed. */
-  cleanup: "removed" | "kept" | "failed" | "not needed";
-  cleanupHint: string | undefined;
-  resticVersion: string;
-  lifeboatVersion: string;
-}
 
 export type PhaseEvent =
   | { type: "plan"; plan: RecoveryPlan }
@@ -148,33 +99,40 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
 
   const catalog = catalogFor(options.config, policy.repository);
   let report: RecoveryReport | undefined;
-  await recordRun(
-    { catalog, host: policy.host, kind: mode, trigger: options.trigger, logger: options.logger },
-    async (run) => {
-      const plan = {
-        ...planned.plan,
-        machine: mode === "drill" ? drillMachine(policy.host, run.id) : planned.plan.machine,
-      };
-      report = await execute({
-        ...options,
-        plan,
-        policy,
-        runbook,
-        runId: run.id,
-        existing,
-        startedAt: run.startedAt,
-      });
-      if (report.verdict === "failed") throw failureError(report);
-      return report;
-    },
-    (r) => ({
-      snapshotId: r.snapshot?.id,
-      totalFiles: r.restored?.files,
-      totalBytes: r.restored?.bytes,
-      resticVersion: r.resticVersion,
-      details: { report: r },
-    }),
-  );
+  // The report is mailed whatever the verdict; mail never changes the outcome (it is kept and sent later).
+  const mail = () =>
+    report ? mailReport(options.config, report, policy.notify, options.logger) : Promise.resolve("off");
+  try {
+    await recordRun(
+      { catalog, host: policy.host, kind: mode, trigger: options.trigger, logger: options.logger },
+      async (run) => {
+        const plan = {
+          ...planned.plan,
+          machine: mode === "drill" ? drillMachine(policy.host, run.id) : planned.plan.machine,
+        };
+        report = await execute({
+          ...options,
+          plan,
+          policy,
+          runbook,
+          runId: run.id,
+          existing,
+          startedAt: run.startedAt,
+        });
+        if (report.verdict === "failed") throw failureError(report);
+        return report;
+      },
+      (r) => ({
+        snapshotId: r.snapshot?.id,
+        totalFiles: r.restored?.files,
+        totalBytes: r.restored?.bytes,
+        resticVersion: r.resticVersion,
+        details: { report: r },
+      }),
+    );
+  } finally {
+    await mail();
+  }
   if (!report) throw new LifeboatError("INTERNAL", "the recovery produced no report");
   return { dryRun: false, plan: planned.plan, report };
 }
@@ -444,6 +402,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     version: 1,
     runId,
     mode,
+    trigger: o.trigger ?? "manual",
     host: policy.host,
     verdict: failure ? "failed" : "passed",
     withData: !o.noData,

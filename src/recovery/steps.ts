@@ -4,20 +4,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { isLifeboatError } from "../errors.js";
+import type { StepResult } from "../report/schema.js";
 import { renderTemplate, type Step } from "../runbook/load.js";
 import type { Transport } from "../transport/types.js";
 
-export interface StepResult {
-  name: string;
-  kind: Step["kind"];
-  status: "passed" | "failed" | "skipped";
-  seconds: number;
-  exitCode?: number | undefined;
-  /** Why it failed, in one line. */
-  error?: string | undefined;
-  /** The last lines of its output (stdout and stderr), for a failed step. */
-  outputTail?: string | undefined;
-}
+export type { StepResult } from "../report/schema.js";
 
 export interface StepContext {
   transport: Transport;

@@ -58,3 +58,8 @@ export const checkSlices = z
   .int()
   .min(1, "must be at least 1 (1 reads all data every check)")
   .max(1000);
+
+/** An address a person reads: name@domain (no display names, so it is plain in logs too). */
+export const emailAddress = z
+  .string()
+  .regex(/^[^\s@<>]+@[^\s@<>]+$/, "must be an email address like ops@example.org");

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
-import { LifeboatError } from "../errors.js";
+import { isLifeboatError, LifeboatError } from "../errors.js";
+import { mailAlert } from "../mail/notify.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
 import { type HostRestic, resticOnHost } from "../restic/on-host.js";
@@ -110,9 +111,13 @@ async function assertIrreplaceableDataPresent(
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
   const policy = await policyForHost(options.config, options.host);
   const catalog = catalogFor(options.config, policy.repository);
+  let runId: string | undefined;
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
-    (run) => snapshotPolicy(options, policy, run.id),
+    (run) => {
+      runId = run.id;
+      return snapshotPolicy(options, policy, run.id);
+    },
     (o) => ({
       // What `restore` takes as the newest snapshot of the files; dumps are found by their tags.
       snapshotId: o.filesSnapshotId,
@@ -126,7 +131,25 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
       transport: o.transport,
       resticCopied: o.resticCopied,
     }),
-  );
+  ).catch(async (err: unknown) => {
+    // A failed snapshot is an alert (a person stopping it is not); the mail never changes the outcome.
+    if (!(isLifeboatError(err) && err.code === "INTERRUPTED")) {
+      await mailAlert(
+        options.config,
+        {
+          host: policy.host,
+          what: "snapshot failed",
+          code: isLifeboatError(err) ? err.code : "INTERNAL",
+          message: (err as Error).message,
+          hint: isLifeboatError(err) ? err.hint : undefined,
+          runId,
+        },
+        policy.notify,
+        options.logger,
+      );
+    }
+    throw err;
+  });
 }
 
 async function snapshotPolicy(

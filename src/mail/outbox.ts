@@ -1,0 +1,101 @@
+// Mail that must not be lost and must never decide a run's outcome: a message that cannot be sent is kept in
+// the catalog as pending and sent again before the next one (and by `lifeboat mail retry`).
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { catalogFor } from "../catalog/store.js";
+import type { LifeboatConfig } from "../config/load.js";
+
+export interface OutgoingMail {
+  id: string;
+  kind: "report" | "alert" | "digest" | "test";
+  host: string | undefined;
+  createdAt: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string | undefined;
+  attachments: Array<{ filename: string; content: string; contentType: string }>;
+}
+
+export type Delivery = "sent" | "pending" | "off";
+
+const stamp = (iso: string): string => iso.replace(/[:.]/g, "-");
+const pendingKey = (m: OutgoingMail): string => `mail/pending/${stamp(m.createdAt)}_${m.id}.json`;
+const sentKey = (id: string): string => `mail/sent/${id}.json`;
+const idOf = (key: string): string | undefined => /_([a-z0-9]+)\.json$/.exec(key)?.[1];
+
+export function newMail(fields: Omit<OutgoingMail, "id" | "createdAt">): OutgoingMail {
+  return { id: randomBytes(6).toString("hex"), createdAt: new Date().toISOString(), ...fields };
+}
+
+/** The catalog that holds the outbox: the default target's. */
+const outboxOf = (config: LifeboatConfig) => catalogFor(config, config.defaults.repository);
+
+async function trySend(config: LifeboatConfig, message: OutgoingMail, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!config.mail) return;
+  const { sendSmtp } = await import("./smtp.js");
+  const messageId = await sendSmtp(config.mail, message, env);
+  await outboxOf(config).put(
+    sentKey(message.id),
+    JSON.stringify({ id: message.id, sentAt: new Date().toISOString(), messageId }),
+  );
+}
+
+/** Sends every pending message that was not sent yet, oldest first; returns how many went and how many wait. */
+export async function flushOutbox(
+  config: LifeboatConfig,
+  logger?: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ sent: number; pending: number }> {
+  if (!config.mail) return { sent: 0, pending: 0 };
+  const outbox = outboxOf(config);
+  const sentIds = new Set((await outbox.list("mail/sent/")).map((k) => /([a-z0-9]+)\.json$/.exec(k)?.[1]));
+  const waiting = (await outbox.list("mail/pending/")).filter((k) => !sentIds.has(idOf(k)));
+  let sent = 0;
+  for (const key of waiting) {
+    const body = await outbox.get(key);
+    if (!body) continue;
+    const message = JSON.parse(body) as OutgoingMail;
+    try {
+      await trySend(config, message, env);
+      sent++;
+      logger?.info({ mail: message.id, subject: message.subject }, "pending mail sent");
+    } catch (err) {
+      logger?.warn({ mail: message.id, error: (err as Error).message }, "pending mail still cannot be sent");
+      break; // the server is still away: the rest waits too, in order
+    }
+  }
+  return { sent, pending: waiting.length - sent };
+}
+
+/**
+ * Sends a message now, or keeps it as pending when that fails. Never throws: mail is told about, not waited on.
+ */
+export async function deliver(
+  config: LifeboatConfig,
+  message: OutgoingMail,
+  logger?: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Delivery> {
+  if (!config.mail) return "off";
+  try {
+    await flushOutbox(config, logger, env);
+    await trySend(config, message, env);
+    logger?.info({ mail: message.id, to: message.to, subject: message.subject }, "mail sent");
+    return "sent";
+  } catch (err) {
+    logger?.warn(
+      { mail: message.id, error: (err as Error).message },
+      "mail could not be sent; kept as pending in the catalog (`lifeboat mail retry` sends it)",
+    );
+    try {
+      await outboxOf(config).put(pendingKey(message), JSON.stringify(message));
+    } catch (storeErr) {
+      logger?.error(
+        { mail: message.id, error: (storeErr as Error).message },
+        "mail could not be kept either",
+      );
+    }
+    return "pending";
+  }
+}

@@ -1,0 +1,163 @@
+// A report as a person reads it: the mail subject, plain text, and HTML for mail clients (inline styles only,
+// tables for layout, no scripts or external resources).
+import { formatBytes } from "../util/bytes.js";
+import { formatDuration } from "../util/duration.js";
+import type { RecoveryReport } from "./schema.js";
+
+const secs = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : formatDuration(s));
+const short = (s: number): string => formatDuration(s);
+
+function title(r: RecoveryReport): string {
+  return r.mode === "drill" ? "Drill" : r.withData ? "Recovery" : "Build (no data)";
+}
+
+function rpoAge(r: RecoveryReport): number | undefined {
+  return r.rpo.sentinelAgeSeconds ?? r.rpo.snapshotAgeSeconds;
+}
+
+/** "RTO 1m42s/15m, RPO 7h/1d": achieved against target. */
+export function headline(r: RecoveryReport, format: (s: number) => string = short): string {
+  const rto = `RTO ${format(r.rto.seconds)}${r.rto.targetSeconds ? `/${short(r.rto.targetSeconds)}` : ""}`;
+  const age = rpoAge(r);
+  if (!r.withData) return rto;
+  return `${rto}, ${age === undefined ? "RPO unknown" : `RPO ${short(age)}/${short(r.rpo.targetSeconds)}`}`;
+}
+
+/** `[lifeboat] drill web1 PASSED — RTO 1m42s/15m, RPO 7h/1d` */
+export function reportSubject(r: RecoveryReport): string {
+  const mode = r.mode === "drill" ? "drill" : r.withData ? "recovery" : "build";
+  const where = r.failure ? ` at ${r.failure.step ?? r.failure.phase}` : "";
+  return `[lifeboat] ${mode} ${r.host} ${r.verdict.toUpperCase()}${where} — ${headline(r)}`;
+}
+
+export function reportText(r: RecoveryReport): string {
+  const lines = [
+    `${title(r)} of ${r.host} ${r.verdict.toUpperCase()} — ${headline(r, secs)}`,
+    `  run ${r.runId} (${r.trigger}), machine ${r.machine}${r.address ? ` at ${r.address}` : ""}`,
+  ];
+  if (r.failure) {
+    lines.push(
+      `  failed in ${r.failure.phase}${r.failure.step ? ` at "${r.failure.step}"` : ""}: ${r.failure.message}`,
+    );
+    if (r.failure.outputTail) lines.push(...r.failure.outputTail.split("\n").map((l) => `    | ${l}`));
+  }
+  lines.push(
+    `  phases: ${r.phases.map((p) => `${p.name} ${p.status === "passed" ? secs(p.seconds) : p.status}`).join(", ")}`,
+  );
+  if (r.snapshot) lines.push(`  snapshot: ${r.snapshot.shortId} from ${r.snapshot.time}`);
+  if (r.restored) lines.push(`  restored: ${restoredText(r)}`);
+  if (r.rpo.sentinelAgeSeconds !== undefined)
+    lines.push(
+      `  sentinel: written by run ${r.rpo.sentinelRunId} ${formatDuration(r.rpo.sentinelAgeSeconds)} before this ${r.mode}`,
+    );
+  for (const s of r.steps)
+    lines.push(`  step  ${mark(s.status)} ${s.name} (${secs(s.seconds)})${s.error ? `: ${s.error}` : ""}`);
+  for (const c of r.checks) lines.push(`  check ${mark(c.status)} ${c.name}: ${c.detail}`);
+  if (r.mode === "drill")
+    lines.push(`  cleanup: ${r.cleanup}${r.cleanupHint ? ` (remove with: ${r.cleanupHint})` : ""}`);
+  lines.push(`  restic ${r.resticVersion}, lifeboat ${r.lifeboatVersion}`);
+  return lines.join("\n");
+}
+
+const mark = (status: string): string =>
+  status === "passed" ? "ok  " : status === "failed" ? "FAIL" : "skip";
+
+function restoredText(r: RecoveryReport): string {
+  if (!r.restored) return "nothing";
+  const parts = r.restored.files ? [`${r.restored.files} files, ${formatBytes(r.restored.bytes)}`] : [];
+  for (const d of r.restored.databases)
+    parts.push(`${d.engine} ${d.database}${d.bytes !== undefined ? ` (${formatBytes(d.bytes)} dump)` : ""}`);
+  return parts.join("; ") || "nothing";
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const COLORS = { passed: "#1a7f37", failed: "#cf222e", skipped: "#6e7781" } as const;
+const cell = "padding:4px 10px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top";
+const head = `${cell};background:#f6f8fa;font-weight:600`;
+
+function badge(status: "passed" | "failed" | "skipped"): string {
+  return `<span style="color:${COLORS[status]};font-weight:600">${status.toUpperCase()}</span>`;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  return (
+    `<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;margin:8px 0 16px;font-size:14px">` +
+    `<tr>${headers.map((h) => `<th style="${head}">${escapeHtml(h)}</th>`).join("")}</tr>` +
+    rows.map((r) => `<tr>${r.map((c) => `<td style="${cell}">${c}</td>`).join("")}</tr>`).join("") +
+    "</table>"
+  );
+}
+
+function target(achieved: number | undefined, goal: number | undefined, met: boolean | undefined): string {
+  if (achieved === undefined) return "unknown";
+  const color = met === undefined ? "#24292f" : met ? COLORS.passed : COLORS.failed;
+  return `<span style="color:${color};font-weight:600">${escapeHtml(short(achieved))}</span>${goal ? ` of ${escapeHtml(short(goal))} target` : ""}`;
+}
+
+export function reportHtml(r: RecoveryReport): string {
+  const e = escapeHtml;
+  const verdict = r.verdict === "passed" ? "PASSED" : "FAILED";
+  const banner =
+    `<div style="background:${COLORS[r.verdict]};color:#ffffff;padding:14px 18px;font-size:20px;font-weight:700">` +
+    `${e(title(r))} of ${e(r.host)} ${verdict}</div>`;
+  const facts: Array<[string, string]> = [["RTO", target(r.rto.seconds, r.rto.targetSeconds, r.rto.met)]];
+  if (r.withData) {
+    facts.push(["RPO", target(rpoAge(r), r.rpo.targetSeconds, r.rpo.met)]);
+    if (r.snapshot) facts.push(["Snapshot", `${e(r.snapshot.shortId)} from ${e(r.snapshot.time)}`]);
+    if (r.rpo.sentinelRunId) facts.push(["Sentinel", `written by run ${e(r.rpo.sentinelRunId)}`]);
+    facts.push(["Restored", e(restoredText(r))]);
+  }
+  facts.push(
+    ["Machine", `${e(r.machine)}${r.address ? ` at ${e(r.address)}` : ""} (${e(r.provider)})`],
+    ["Run", `${e(r.runId)}, ${e(r.trigger)}, ${e(r.startedAt)}`],
+  );
+  if (r.mode === "drill")
+    facts.push(["Cleanup", `${e(r.cleanup)}${r.cleanupHint ? `: <code>${e(r.cleanupHint)}</code>` : ""}`]);
+  const failure = r.failure
+    ? `<div style="border-left:4px solid ${COLORS.failed};padding:8px 12px;margin:12px 0;background:#fff5f5">` +
+      `<strong>Failed in ${e(r.failure.phase)}${r.failure.step ? ` at “${e(r.failure.step)}”` : ""}</strong>: ${e(r.failure.message)}` +
+      (r.failure.outputTail
+        ? `<pre style="font-size:12px;background:#f6f8fa;padding:8px;white-space:pre-wrap">${e(r.failure.outputTail)}</pre>`
+        : "") +
+      "</div>"
+    : "";
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>${e(reportSubject(r))}</title></head>` +
+    `<body style="margin:0;padding:0;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f">` +
+    `<div style="max-width:760px;margin:0 auto">${banner}<div style="padding:8px 18px">` +
+    failure +
+    `<table cellpadding="0" cellspacing="0" style="margin:12px 0;font-size:14px">${facts
+      .map(
+        ([k, v]) =>
+          `<tr><td style="padding:3px 16px 3px 0;color:#57606a">${e(k)}</td><td style="padding:3px 0">${v}</td></tr>`,
+      )
+      .join("")}</table>` +
+    `<h3 style="margin:16px 0 0">Phases</h3>` +
+    table(
+      ["Phase", "Result", "Time"],
+      r.phases.map((p) => [e(p.name), badge(p.status), e(secs(p.seconds))]),
+    ) +
+    `<h3 style="margin:16px 0 0">Steps</h3>` +
+    table(
+      ["Step", "Result", "Time", "Detail"],
+      r.steps.map((s) => [
+        e(s.name),
+        badge(s.status),
+        e(secs(s.seconds)),
+        e([s.exitCode !== undefined ? `exit ${s.exitCode}` : "", s.error ?? ""].filter(Boolean).join(": ")),
+      ]),
+    ) +
+    (r.checks.length
+      ? `<h3 style="margin:16px 0 0">Checks</h3>` +
+        table(
+          ["Check", "Result", "Attempts", "Detail"],
+          r.checks.map((c) => [e(c.name), badge(c.status), String(c.attempts), e(c.detail)]),
+        )
+      : "") +
+    `<p style="color:#6e7781;font-size:12px">restic ${e(r.resticVersion)}, Lifeboat ${e(r.lifeboatVersion)}. The full report is attached as JSON.</p>` +
+    "</div></div></body></html>"
+  );
+}
