@@ -2,8 +2,10 @@
 // pending mail, send a test message).
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { LifeboatError } from "../errors.js";
+import { ExitCode, LifeboatError } from "../errors.js";
+import { mailDigest } from "../mail/notify.js";
 import { deliver, flushOutbox, newMail } from "../mail/outbox.js";
+import { buildDigest, digestText } from "../report/digest.js";
 import { findReport } from "../report/find.js";
 import { reportHtml, reportText } from "../report/render.js";
 import type { CommandRunner } from "./context.js";
@@ -30,6 +32,26 @@ export function registerReport(program: Command, run: CommandRunner): void {
           return;
         }
         ctx.print(report, () => reportText(report));
+      }),
+    );
+
+  program
+    .command("digest")
+    .description(
+      "every host at a glance: last snapshot against its RPO, last drill and its verdict, the RTO trend",
+    )
+    .option("--send", "mail it to lifeboat.yaml's mail.to (the daemon will do this weekly)")
+    .addHelpText("after", "\nExit status: 0 when every host is fine, 9 when any needs attention.")
+    .action((opts: { send?: boolean }) =>
+      run(async (ctx) => {
+        const config = await ctx.loadConfig();
+        const digest = await buildDigest(config);
+        const delivery = opts.send ? await mailDigest(config, digest, ctx.logger) : undefined;
+        ctx.print(
+          { ...digest, delivery },
+          () => digestText(digest) + (delivery ? `\n\nmail: ${delivery}` : ""),
+        );
+        return digest.attention.length ? ExitCode.degraded : ExitCode.ok;
       }),
     );
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ExitCode } from "../errors.js";
+import { alertStaleHosts } from "../mail/notify.js";
 import { type HostStatus, status } from "../status/status.js";
 import { formatBytes } from "../util/bytes.js";
 import { formatDuration } from "../util/duration.js";
@@ -19,14 +20,19 @@ export function registerStatus(program: Command, run: CommandRunner): void {
       "per host: newest good snapshot and its age against the RPO, size, last run and last check (from the catalog)",
     )
     .option("--host <host>", "only this host")
+    .option(
+      "--alert",
+      "mail an alert for each stale host (once per stale episode; for cron until the daemon)",
+    )
     .addHelpText(
       "after",
       "\nExit status: 0 when every host is healthy (fresh and its last run succeeded), 9 when any is not.",
     )
-    .action((opts: { host?: string }) =>
+    .action((opts: { host?: string; alert?: boolean }) =>
       run(async (ctx) => {
         const config = await ctx.loadConfig();
         const hosts = await status(config, opts.host);
+        if (opts.alert) await alertStaleHosts(config, hosts, ctx.logger);
         ctx.print(hosts, () =>
           printTable(
             ["HOST", "NEWEST GOOD SNAPSHOT", "AGE / RPO", "SIZE", "LAST RUN", "LAST CHECK", "STATE"],

@@ -169,6 +169,31 @@ test("a wrong SMTP password: the report is kept pending, the drill still passes,
   });
 });
 
+test("the weekly digest lists every host with its state and RTO trend; a stale host alerts once", async () => {
+  const r = await runCli(["--json", "digest", "--send"], env);
+  expect(r.exitCode).toBe(9);
+  const digest = JSON.parse(r.stdout).result;
+  expect(digest.attention).toEqual(["lost"]);
+  expect(digest.delivery).toBe("sent");
+  const app = digest.rows.find((x: { host: string }) => x.host === "app");
+  expect(app.lastDrill.verdict).toBe("passed");
+  expect(app.rtoTrend.length).toBeGreaterThanOrEqual(3); // passed, failed, passed
+  const mail = await smtp.waitFor((m) => m.subject?.includes("weekly digest") ?? false);
+  expect(mail.subject).toBe("[lifeboat] weekly digest: 1 of 2 hosts need attention (lost)");
+  expect(mail.text).toMatch(
+    /^app: ok; last snapshot .* ago \(RPO 1d\); last drill PASSED .*; RTO trend \d+s → \d+s → \d+s/m,
+  );
+  expect(mail.text).toMatch(/^lost: STALE; last snapshot never/m);
+
+  const before = smtp.messages.filter((m) => m.subject?.includes("is stale")).length;
+  expect((await runCli(["status", "--alert"], env)).exitCode).toBe(9);
+  const stale = await smtp.waitFor((m) => m.subject === "[lifeboat] ALERT lost: is stale (STALE)");
+  expect(stale.text).toContain("lost has no good snapshot at all; its RPO is 24h.");
+  await runCli(["status", "--alert"], env);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(smtp.messages.filter((m) => m.subject?.includes("is stale")).length).toBe(before + 1);
+});
+
 test("the HTML report renders in chromium: verdict banner and phase table in the page text (PNG kept)", async () => {
   const report = jsonResult<RecoveryReport>(await runCli(["--json", "report", "--host", "app"], env));
   await mkdir(ARTIFACTS, { recursive: true });

@@ -1,0 +1,117 @@
+// The weekly digest: every host at a glance (last snapshot and its age against the RPO, last drill and its
+// verdict, the RTO of the last drills), in text and HTML. Built from the catalog alone.
+import type { LifeboatConfig } from "../config/load.js";
+import { requireValidPolicies } from "../policy/load.js";
+import { hostStatus } from "../status/status.js";
+import { formatDuration } from "../util/duration.js";
+import { hostReports } from "./find.js";
+import { escapeHtml } from "./render.js";
+
+export interface DigestRow {
+  host: string;
+  lastSnapshotAt: string | undefined;
+  snapshotAgeSeconds: number | undefined;
+  rpoSeconds: number;
+  fresh: boolean;
+  lastRunFailed: boolean;
+  lastDrill:
+    | {
+        runId: string;
+        at: string;
+        verdict: "passed" | "failed";
+        rtoSeconds: number;
+        rtoTargetSeconds: number | undefined;
+      }
+    | undefined;
+  /** RTO of the last drills, oldest first. */
+  rtoTrend: number[];
+}
+
+export interface Digest {
+  generatedAt: string;
+  rows: DigestRow[];
+  /** Hosts that need attention: stale, a failed run, a failed or missing drill. */
+  attention: string[];
+}
+
+const TREND = 5;
+
+export async function buildDigest(config: LifeboatConfig, now = new Date()): Promise<Digest> {
+  const rows: DigestRow[] = [];
+  for (const policy of await requireValidPolicies(config)) {
+    const status = await hostStatus(config, policy, now);
+    const drills = (await hostReports(config, policy.host, 20))
+      .filter((r) => r.mode === "drill")
+      .slice(0, TREND);
+    const last = drills[0];
+    rows.push({
+      host: policy.host,
+      lastSnapshotAt: status.lastGoodSnapshot?.at,
+      snapshotAgeSeconds: status.lastGoodSnapshot?.ageSeconds,
+      rpoSeconds: policy.rpoSeconds,
+      fresh: status.fresh,
+      lastRunFailed: status.lastRun !== undefined && status.lastRun.outcome !== "succeeded",
+      lastDrill: last && {
+        runId: last.runId,
+        at: last.startedAt,
+        verdict: last.verdict,
+        rtoSeconds: last.rto.seconds,
+        rtoTargetSeconds: last.rto.targetSeconds,
+      },
+      rtoTrend: drills.map((d) => d.rto.seconds).reverse(),
+    });
+  }
+  const attention = rows
+    .filter((r) => !r.fresh || r.lastRunFailed || r.lastDrill?.verdict !== "passed")
+    .map((r) => r.host);
+  return { generatedAt: now.toISOString(), rows, attention };
+}
+
+const age = (s: number | undefined): string => (s === undefined ? "never" : `${formatDuration(s)} ago`);
+const trend = (xs: number[]): string => (xs.length ? xs.map((x) => formatDuration(x)).join(" → ") : "-");
+
+function state(r: DigestRow): string {
+  if (!r.fresh) return "STALE";
+  if (r.lastRunFailed) return "LAST RUN FAILED";
+  if (!r.lastDrill) return "NEVER DRILLED";
+  return r.lastDrill.verdict === "passed" ? "ok" : "DRILL FAILED";
+}
+
+export function digestSubject(d: Digest): string {
+  return d.attention.length
+    ? `[lifeboat] weekly digest: ${d.attention.length} of ${d.rows.length} hosts need attention (${d.attention.join(", ")})`
+    : `[lifeboat] weekly digest: all ${d.rows.length} hosts ok`;
+}
+
+export function digestText(d: Digest): string {
+  const lines = [digestSubject(d).replace("[lifeboat] ", ""), ""];
+  for (const r of d.rows) {
+    const drill = r.lastDrill
+      ? `last drill ${r.lastDrill.verdict.toUpperCase()} ${age((Date.parse(d.generatedAt) - Date.parse(r.lastDrill.at)) / 1000)}, RTO ${formatDuration(r.lastDrill.rtoSeconds)}${r.lastDrill.rtoTargetSeconds ? `/${formatDuration(r.lastDrill.rtoTargetSeconds)}` : ""}`
+      : "never drilled";
+    lines.push(
+      `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)}); ${drill}; RTO trend ${trend(r.rtoTrend)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export function digestHtml(d: Digest): string {
+  const e = escapeHtml;
+  const cell = "padding:4px 10px;border-bottom:1px solid #d0d7de;text-align:left";
+  const rows = d.rows
+    .map((r) => {
+      const s = state(r);
+      const color = s === "ok" ? "#1a7f37" : "#cf222e";
+      return `<tr><td style="${cell}">${e(r.host)}</td><td style="${cell};color:${color};font-weight:600">${e(s)}</td><td style="${cell}">${e(age(r.snapshotAgeSeconds))} / RPO ${e(formatDuration(r.rpoSeconds))}</td><td style="${cell}">${r.lastDrill ? `${e(r.lastDrill.verdict.toUpperCase())}, RTO ${e(formatDuration(r.lastDrill.rtoSeconds))}` : "never"}</td><td style="${cell}">${e(trend(r.rtoTrend))}</td></tr>`;
+    })
+    .join("");
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>${e(digestSubject(d))}</title></head>` +
+    `<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f">` +
+    `<h2>${e(digestSubject(d).replace("[lifeboat] ", ""))}</h2>` +
+    `<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px">` +
+    `<tr>${["Host", "State", "Last snapshot", "Last drill", "RTO trend"].map((h) => `<th style="${cell};background:#f6f8fa">${h}</th>`).join("")}</tr>${rows}</table>` +
+    `<p style="color:#6e7781;font-size:12px">${e(d.generatedAt)}</p></body></html>`
+  );
+}
