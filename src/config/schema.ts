@@ -60,7 +60,9 @@ export const mailSchema = z.strictObject({
     /** Default: 587 with starttls, 465 with tls, 25 with none. */
     port: z.number().int().min(1).max(65535).optional(),
     /** starttls: upgrade and require TLS (default); tls: TLS from the start; none: plain (a relay on loopback). */
-    security: z.enum(["starttls", "tls", "none"]).default("starttls"),
+    security: z
+      .enum(["starttls", "tls", "none"], { error: () => "must be starttls, tls or none" })
+      .default("starttls"),
     /** The SMTP user and password come from these environment variables, never from this file. */
     userEnv: envVarName.optional(),
     passwordEnv: envVarName.optional(),
@@ -72,7 +74,7 @@ export const mailSchema = z.strictObject({
   /** Recipients of every host's reports and alerts; a policy's `notify` adds its own. */
   to: z.array(emailAddress).min(1, "name at least one recipient"),
   /** Recovery and drill reports: every one, or only failures. */
-  reports: z.enum(["all", "failures"]).default("all"),
+  reports: z.enum(["all", "failures"], { error: () => "must be all or failures" }).default("all"),
   /** Alerts when a snapshot fails or a host goes stale. */
   alerts: z.boolean().default(true),
 });

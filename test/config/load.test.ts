@@ -87,3 +87,44 @@ test("an s3 target takes endpoint, bucket, prefix, region, path style and a CA f
     password: { kind: "file", path: `${ws.home}/keys/offsite.key` },
   });
 });
+
+test("mail: settings with their defaults, and mistakes with file:line", async ({ ws }) => {
+  await ws.writeConfig(`targets:
+  primary: { type: local }
+mail:
+  smtp: { host: smtp.example.org, userEnv: SMTP_USER, passwordEnv: SMTP_PASSWORD }
+  from: lifeboat@example.org
+  to: [ops@example.org]
+`);
+  const ok = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
+  expect(ok.problems).toEqual([]);
+  expect(ok.config?.mail).toEqual({
+    smtp: {
+      host: "smtp.example.org",
+      port: 587,
+      security: "starttls",
+      userEnv: "SMTP_USER",
+      passwordEnv: "SMTP_PASSWORD",
+      caFile: undefined,
+      timeoutSeconds: 30,
+    },
+    from: "lifeboat@example.org",
+    to: ["ops@example.org"],
+    reports: "all",
+    alerts: true,
+  });
+  await ws.writeConfig(`targets:
+  primary: { type: local }
+mail:
+  smtp: { host: smtp.example.org, password: hunter2, security: ssl }
+  from: lifeboat
+  to: []
+`);
+  const { problems } = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
+  expect(problems.map(formatProblem)).toEqual([
+    "lifeboat.yaml:4: mail.smtp.security: must be starttls, tls or none",
+    'lifeboat.yaml:4: mail.smtp.password: unknown key "password"',
+    "lifeboat.yaml:5: mail.from: must be an email address like ops@example.org",
+    "lifeboat.yaml:6: mail.to: name at least one recipient",
+  ]);
+});
