@@ -96,7 +96,7 @@ test("a drill's report arrives: verdict and RTO/RPO in the subject, phases and c
 
   // The SMTP login is in no output and no object of the catalog.
   const stored = await storedObjects(s3.dir);
-  for (const secret of [smtp.password]) {
+  for (const secret of [smtp.password, smtp.user]) {
     expect(r.stdout + r.stderr).not.toContain(secret);
     expect(stored.some((o) => o.includes(secret))).toBe(false);
   }
