@@ -19,7 +19,8 @@ export const runRecordSchema = z.object({
   trigger: z.enum(["manual", "schedule"]),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
-  outcome: z.enum(["running", "succeeded", "failed", "interrupted"]),
+  /** skipped: the daemon did not start it because the host's previous run was still going. */
+  outcome: z.enum(["running", "succeeded", "failed", "interrupted", "skipped"]),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   snapshotId: z.string().optional(),
   bytesAdded: z.number().optional(),
@@ -122,6 +123,28 @@ export async function recordRun<T>(
     await end({ ...partial, outcome, error: { code, message } });
     throw err;
   }
+}
+
+/** Records a run the daemon did not start (its host was busy): one end record, outcome skipped. */
+export async function recordSkipped(
+  catalog: CatalogStore,
+  run: { host: string; kind: RunKind; reason: string },
+): Promise<void> {
+  const now = new Date().toISOString();
+  const record: RunRecord = {
+    version: 1,
+    id: randomBytes(6).toString("hex"),
+    host: run.host,
+    kind: run.kind,
+    phase: "end",
+    trigger: "schedule",
+    startedAt: now,
+    finishedAt: now,
+    outcome: "skipped",
+    lifeboatVersion: VERSION,
+    details: { reason: run.reason },
+  };
+  await catalog.put(runKey(record), JSON.stringify(record));
 }
 
 export interface RunSummary {

@@ -5,6 +5,7 @@ import { VERSION } from "../version.js";
 import { registerAdmin } from "./admin.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
+import { registerDaemon } from "./daemon.js";
 import { registerForget } from "./forget.js";
 import { registerRecover } from "./recover.js";
 import { registerReport } from "./report.js";
@@ -85,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRecover(program, run);
   registerReport(program, run);
   registerAdmin(program, run);
+  registerDaemon(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -59,6 +59,17 @@ export interface LifeboatConfig {
   concurrency: number;
   /** Where reports and alerts are mailed; undefined: no mail. */
   mail: MailConfig | undefined;
+  daemon: DaemonConfig;
+}
+
+export interface DaemonConfig {
+  listen: { host: string; port: number };
+  checkSchedule: string;
+  digestSchedule: string;
+  watchdogSeconds: number;
+  retryWindowSeconds: number;
+  retryDelaySeconds: number;
+  shutdownGraceSeconds: number;
 }
 
 export interface MailConfig {
@@ -206,6 +217,18 @@ function normalize(
       snapshotTimeoutSeconds: parseDuration(raw.defaults.snapshotTimeout) ?? 21_600,
     },
     concurrency: raw.concurrency,
+    daemon: {
+      listen: {
+        host: raw.daemon.listen.slice(0, raw.daemon.listen.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
+        port: Number(raw.daemon.listen.slice(raw.daemon.listen.lastIndexOf(":") + 1)),
+      },
+      checkSchedule: raw.daemon.checkSchedule,
+      digestSchedule: raw.daemon.digestSchedule,
+      watchdogSeconds: parseDuration(raw.daemon.watchdogInterval) ?? 300,
+      retryWindowSeconds: parseDuration(raw.daemon.retryWindow) ?? 1800,
+      retryDelaySeconds: parseDuration(raw.daemon.retryDelay) ?? 30,
+      shutdownGraceSeconds: parseDuration(raw.daemon.shutdownGrace) ?? 60,
+    },
     mail: raw.mail && {
       smtp: {
         host: raw.mail.smtp.host,

@@ -79,12 +79,34 @@ export const mailSchema = z.strictObject({
   alerts: z.boolean().default(true),
 });
 
+/** `lifeboat daemon`: when the jobs beside each policy's own snapshot schedule run, and how it serves metrics. */
+export const daemonSchema = z.strictObject({
+  /** host:port for /healthz and /metrics. */
+  listen: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, "must be address:port, like 127.0.0.1:9469")
+    .default("127.0.0.1:9469"),
+  /** Repository checks of every host (weekly by default). */
+  checkSchedule: cron.default("0 4 * * 0"),
+  /** The weekly digest by mail. */
+  digestSchedule: cron.default("0 8 * * 1"),
+  /** How often the watchdog looks for stale hosts and drills that did not run, and retries pending mail. */
+  watchdogInterval: duration.default("5m"),
+  /** A run failing for a passing reason (storage or host unreachable, a lock) is retried within this window. */
+  retryWindow: duration.default("30m"),
+  /** The first retry waits this long; each next one twice as long. */
+  retryDelay: duration.default("30s"),
+  /** On SIGTERM, running work gets this long to finish before it is stopped. */
+  shutdownGrace: duration.default("60s"),
+});
+
 export const configSchema = z.strictObject({
   policies: z.string().default("policies"),
   runbooks: z.string().default("runbooks"),
   /** How many hosts `snapshot --all` (and the daemon) snapshot at once. */
   concurrency: z.number().int().min(1, "must be at least 1").max(64, "must be at most 64").default(2),
   mail: mailSchema.optional(),
+  daemon: daemonSchema.prefault({}),
   targets: z.record(targetName, targetSchema).refine((t) => Object.keys(t).length > 0, {
     message: "name at least one storage target",
   }),

@@ -16,6 +16,7 @@ export async function snapshotAndRetain(
   const retention = await forget({
     config: options.config,
     host: options.host,
+    trigger: options.trigger,
     logger: options.logger,
     signal: options.signal,
   }).catch((err: unknown) => ({

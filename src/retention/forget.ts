@@ -15,6 +15,8 @@ export interface ForgetOptions {
   dryRun?: boolean;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
+  /** Who started the run: a person (default) or the daemon's schedule; kept in the run record. */
+  trigger?: "manual" | "schedule" | undefined;
 }
 
 export interface ForgetOutcome {
@@ -31,7 +33,7 @@ export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
   if (options.dryRun) return applyRetention(options, policy);
   const catalog = catalogFor(options.config, policy.repository);
   return recordRun(
-    { catalog, host: policy.host, kind: "prune", logger: options.logger },
+    { catalog, host: policy.host, kind: "prune", trigger: options.trigger, logger: options.logger },
     () => applyRetention(options, policy),
     (o) => ({
       resticVersion: o.resticVersion,

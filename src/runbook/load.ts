@@ -99,6 +99,8 @@ export interface Runbook {
   checks: Check[];
   rto: string | undefined;
   rtoSeconds: number | undefined;
+  /** The daemon drills the host on this cron schedule. */
+  drillSchedule: string | undefined;
 }
 
 /** Where a host's runbook is: the policy's `runbook`, else runbooks/<host>.yaml. */
@@ -327,5 +329,6 @@ function normalize(r: RunbookFile, file: string): Runbook {
     checks: r.checks.map(normalizeCheck),
     rto: r.rto,
     rtoSeconds: r.rto ? seconds(r.rto) : undefined,
+    drillSchedule: r.drill?.schedule,
   };
 }

@@ -2,7 +2,7 @@
 // where the irreplaceable data goes back, and the checks that prove it works.
 import { z } from "zod";
 import { absolutePath, containerName, sshDestination } from "../policy/schema.js";
-import { duration, hostName } from "../schema/common.js";
+import { cron, duration, hostName } from "../schema/common.js";
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 /** A file of the repository, relative to the runbook's directory. */
@@ -205,6 +205,8 @@ export const runbookSchema = z.strictObject({
   vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   steps: z.array(step).min(1, "list the steps that configure a fresh machine"),
   checks: z.array(check).default([]),
+  /** Drills of this host by `lifeboat daemon`, on this cron schedule. */
+  drill: z.strictObject({ schedule: cron }).optional(),
   /** The recovery time objective: how long a recovery may take. */
   rto: duration.optional(),
   /** Default time limit of a step. */

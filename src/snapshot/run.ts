@@ -21,6 +21,8 @@ export interface SnapshotOptions {
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: (status: BackupStatus) => void;
+  /** Who started the run: a person (default) or the daemon's schedule; kept in the run record. */
+  trigger?: "manual" | "schedule" | undefined;
 }
 
 export interface SnapshotOutcome {
@@ -113,7 +115,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcom
   const catalog = catalogFor(options.config, policy.repository);
   let runId: string | undefined;
   return recordRun(
-    { catalog, host: policy.host, kind: "snapshot", logger: options.logger },
+    { catalog, host: policy.host, kind: "snapshot", trigger: options.trigger, logger: options.logger },
     (run) => {
       runId = run.id;
       return snapshotPolicy(options, policy, run.id);

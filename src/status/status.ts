@@ -51,12 +51,17 @@ export async function hostStatus(
   const catalog = catalogFor(config, policy.repository);
   const runs = await listRuns(catalog, policy.host);
   const good = await newestRecord(catalog, runs, (r) => r.kind === "snapshot" && r.outcome === "succeeded");
-  const last = runs.at(-1);
+  // The newest run that really ran: a run the daemon skipped (its host was busy) says nothing about the host.
+  let last = runs.at(-1);
   let lastRun: RunBrief | undefined;
-  if (last?.endKey) {
-    const record = await readRecord(catalog, last.endKey);
+  for (let i = runs.length - 1; i >= 0 && last?.endKey; i--) {
+    last = runs[i];
+    const record = last?.endKey ? await readRecord(catalog, last.endKey) : undefined;
+    if (record?.outcome === "skipped") continue;
     if (record) lastRun = brief(record);
-  } else if (last) {
+    break;
+  }
+  if (!lastRun && last && !last.endKey) {
     lastRun = {
       id: last.id,
       kind: last.kind,

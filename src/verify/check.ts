@@ -13,6 +13,8 @@ export interface CheckOptions {
   host: string;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
+  /** Who started the run: a person (default) or the daemon's schedule; kept in the run record. */
+  trigger?: "manual" | "schedule" | undefined;
 }
 
 export interface CheckOutcome {
@@ -30,7 +32,11 @@ export interface CheckOutcome {
  */
 export async function nextSlice(catalog: CatalogStore, host: string, slices: number): Promise<number> {
   const runs = await listRuns(catalog, host);
-  const last = await newestRecord(catalog, runs, (r) => r.kind === "check" && r.outcome !== "interrupted");
+  const last = await newestRecord(
+    catalog,
+    runs,
+    (r) => r.kind === "check" && r.outcome !== "interrupted" && r.outcome !== "skipped",
+  );
   const d = last?.details as { slice?: number; slices?: number } | undefined;
   if (!last || d?.slices !== slices || typeof d.slice !== "number") return 1;
   return last.outcome === "succeeded" ? (d.slice % slices) + 1 : d.slice;
@@ -49,6 +55,7 @@ async function checkPolicy(options: CheckOptions, policy: Policy): Promise<Check
   return recordRun(
     {
       catalog,
+      trigger: options.trigger,
       host: policy.host,
       kind: "check",
       logger: options.logger,

@@ -13,8 +13,14 @@ export interface CliResult {
 const cliOptions = (env: NodeJS.ProcessEnv, cwd?: string) =>
   ({ env, cwd, reject: false, stdin: "ignore" }) as const;
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
-  return execa(process.execPath, [BIN, ...args], cliOptions(env, cwd));
+/** `forceKillAfterDelay: false` lets a signalled process take its time to stop (the daemon's grace period). */
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+  options: { forceKillAfterDelay?: number | false } = {},
+) {
+  return execa(process.execPath, [BIN, ...args], { ...cliOptions(env, cwd), ...options });
 }
 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {

@@ -1,0 +1,152 @@
+// The daemon's jobs, from the config, the policies and the runbooks: a snapshot (then retention) per policy on
+// its schedule, a repository check per host, a drill per runbook with a drill schedule, the weekly digest.
+import type { Logger } from "pino";
+import { listRuns, newestRecord, type RunKind, recordSkipped } from "../catalog/records.js";
+import { catalogFor } from "../catalog/store.js";
+import type { LifeboatConfig } from "../config/load.js";
+import { isLifeboatError } from "../errors.js";
+import { mailDigest } from "../mail/notify.js";
+import type { Policy } from "../policy/load.js";
+import { recoverHost } from "../recovery/run.js";
+import { buildDigest } from "../report/digest.js";
+import { snapshotAndRetain } from "../retention/after-snapshot.js";
+import type { Runbook } from "../runbook/load.js";
+import { check } from "../verify/check.js";
+import type { DaemonMetrics } from "./metrics.js";
+import type { Job } from "./scheduler.js";
+
+export interface JobContext {
+  config: LifeboatConfig;
+  metrics: DaemonMetrics;
+  logger?: Logger | undefined;
+}
+
+async function lastSucceeded(
+  config: LifeboatConfig,
+  policy: Policy,
+  kind: RunKind,
+): Promise<Date | undefined> {
+  const catalog = catalogFor(config, policy.repository);
+  const record = await newestRecord(
+    catalog,
+    await listRuns(catalog, policy.host),
+    (r) => r.kind === kind && r.outcome === "succeeded",
+  );
+  return record ? new Date(record.startedAt) : undefined;
+}
+
+/** Runs `fn`, feeding the metrics with its time and outcome; rethrows so the scheduler can retry. */
+async function measured(
+  ctx: JobContext,
+  host: string,
+  kind: string,
+  fn: () => Promise<number | undefined>,
+): Promise<void> {
+  const started = Date.now();
+  try {
+    const bytesAdded = await fn();
+    ctx.metrics.succeeded(host, kind, (Date.now() - started) / 1000, bytesAdded);
+  } catch (err) {
+    ctx.metrics.failed(
+      host,
+      kind,
+      isLifeboatError(err) ? err.code : "INTERNAL",
+      (Date.now() - started) / 1000,
+    );
+    throw err;
+  }
+}
+
+export function buildJobs(
+  ctx: JobContext,
+  policies: readonly Policy[],
+  runbooks: ReadonlyMap<string, Runbook>,
+): Job[] {
+  const { config } = ctx;
+  const skipped = (policy: Policy, kind: RunKind) => async () => {
+    ctx.metrics.skippedRun(policy.host, kind);
+    await recordSkipped(catalogFor(config, policy.repository), {
+      host: policy.host,
+      kind,
+      reason: "the host's previous run was still going",
+    });
+  };
+  const jobs: Job[] = [];
+  for (const policy of policies) {
+    jobs.push({
+      id: `snapshot:${policy.host}`,
+      kind: "snapshot",
+      host: policy.host,
+      cron: policy.schedule,
+      run: (signal) =>
+        measured(ctx, policy.host, "snapshot", async () => {
+          const o = await snapshotAndRetain({
+            config,
+            host: policy.host,
+            prune: true,
+            trigger: "schedule",
+            logger: ctx.logger,
+            signal,
+          });
+          return o.bytesAdded;
+        }),
+      lastSucceeded: () => lastSucceeded(config, policy, "snapshot"),
+      onSkipped: skipped(policy, "snapshot"),
+    });
+    jobs.push({
+      id: `check:${policy.host}`,
+      kind: "check",
+      host: policy.host,
+      cron: config.daemon.checkSchedule,
+      run: (signal) =>
+        measured(ctx, policy.host, "check", async () => {
+          await check({ config, host: policy.host, trigger: "schedule", logger: ctx.logger, signal });
+          return undefined;
+        }),
+      onSkipped: skipped(policy, "check"),
+    });
+    const runbook = runbooks.get(policy.host);
+    if (runbook?.drillSchedule) {
+      jobs.push({
+        id: `drill:${policy.host}`,
+        kind: "drill",
+        host: policy.host,
+        cron: runbook.drillSchedule,
+        run: (signal) =>
+          measured(ctx, policy.host, "drill", async () => {
+            try {
+              const r = await recoverHost({
+                config,
+                host: policy.host,
+                mode: "drill",
+                trigger: "schedule",
+                logger: ctx.logger,
+                signal,
+              });
+              if (!r.dryRun) ctx.metrics.drill(r.report);
+            } catch (err) {
+              const report = isLifeboatError(err) ? err.details?.outcome : undefined;
+              if (report && typeof report === "object" && "verdict" in report)
+                ctx.metrics.drill(report as Parameters<DaemonMetrics["drill"]>[0]);
+              throw err;
+            }
+            return undefined;
+          }),
+        lastSucceeded: () => lastSucceeded(config, policy, "drill"),
+        onSkipped: skipped(policy, "drill"),
+      });
+    }
+  }
+  if (config.mail) {
+    jobs.push({
+      id: "digest",
+      kind: "digest",
+      host: undefined,
+      cron: config.daemon.digestSchedule,
+      run: async () => {
+        await mailDigest(config, await buildDigest(config), ctx.logger);
+      },
+    });
+  }
+  return jobs;
+}

@@ -1,0 +1,140 @@
+// `lifeboat daemon`: loads the policies and runbooks, schedules their jobs, catches up what was missed, runs
+// the watchdog, serves /healthz and /metrics; SIGHUP reloads (an invalid reload keeps the old set and says why);
+// the shutdown signal stops scheduling and gives running work its grace period.
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { LifeboatConfig } from "../config/load.js";
+import { LifeboatError } from "../errors.js";
+import { mailAlert } from "../mail/notify.js";
+import { type Policy, requireValidPolicies } from "../policy/load.js";
+import { type Runbook, requireRunbook, runbookFileOf } from "../runbook/load.js";
+import { startHttp } from "./http.js";
+import { buildJobs } from "./jobs.js";
+import { DaemonMetrics } from "./metrics.js";
+import { Scheduler } from "./scheduler.js";
+import { type WatchdogResult, watchdogRound } from "./watchdog.js";
+
+interface Loaded {
+  config: LifeboatConfig;
+  policies: Policy[];
+  runbooks: Map<string, Runbook>;
+}
+
+async function load(loadConfig: () => Promise<LifeboatConfig>): Promise<Loaded> {
+  const config = await loadConfig();
+  const policies = await requireValidPolicies(config);
+  const runbooks = new Map<string, Runbook>();
+  for (const p of policies)
+    if (existsSync(runbookFileOf(config, p))) runbooks.set(p.host, await requireRunbook(config, p));
+  return { config, policies, runbooks };
+}
+
+export interface DaemonOptions {
+  loadConfig: () => Promise<LifeboatConfig>;
+  logger: Logger;
+  /** Aborted when the daemon should stop (SIGTERM, SIGINT). */
+  shutdown: AbortSignal;
+  /** Called once it listens, with the address (tests listen on port 0). */
+  onListening?: (address: AddressInfo) => void;
+}
+
+export async function runDaemon(options: DaemonOptions): Promise<void> {
+  const { logger } = options;
+  let current = await load(options.loadConfig);
+  const metrics = new DaemonMetrics();
+  const scheduler = new Scheduler({
+    concurrency: current.config.concurrency,
+    retryWindowSeconds: current.config.daemon.retryWindowSeconds,
+    retryDelaySeconds: current.config.daemon.retryDelaySeconds,
+    logger,
+  });
+  const jobsOf = (l: Loaded) => buildJobs({ config: l.config, metrics, logger }, l.policies, l.runbooks);
+  let jobs = jobsOf(current);
+  scheduler.schedule(jobs);
+
+  let lastWatchdog: WatchdogResult | undefined;
+  let watchdogError: string | undefined;
+  const startedAt = Date.now();
+  const watchdogMs = current.config.daemon.watchdogSeconds * 1000;
+  const server = await startHttp(current.config.daemon.listen, metrics, {
+    problem: () => {
+      if (watchdogError) return `the watchdog failed: ${watchdogError}`;
+      const since = lastWatchdog ? Date.now() - Date.parse(lastWatchdog.at) : Date.now() - startedAt;
+      return since > 3 * watchdogMs ? "the watchdog has not run for three intervals" : undefined;
+    },
+    details: () => ({
+      jobs: jobs.length,
+      running: scheduler.running,
+      hosts: current.policies.length,
+      lastWatchdog,
+    }),
+  });
+  const address = server.address() as AddressInfo;
+  logger.info(
+    { jobs: jobs.map((j) => `${j.id} (${j.cron})`), listen: `${address.address}:${address.port}` },
+    "daemon started",
+  );
+  options.onListening?.(address);
+
+  const watchdog = async () => {
+    try {
+      lastWatchdog = await watchdogRound(
+        { config: current.config, metrics, logger },
+        current.policies,
+        current.runbooks,
+      );
+      watchdogError = undefined;
+      metrics.watchdogRuns.inc({ result: "ok" });
+    } catch (err) {
+      watchdogError = (err as Error).message;
+      metrics.watchdogRuns.inc({ result: "failed" });
+      logger.error({ error: watchdogError }, "the watchdog failed");
+      // Its own failure is an alert too: a silent watchdog is how backups stop unnoticed.
+      await mailAlert(
+        current.config,
+        { host: "lifeboat", what: "watchdog failed", code: "WATCHDOG_FAILED", message: watchdogError },
+        [],
+        logger,
+      );
+    }
+  };
+  await scheduler.catchUp(jobs);
+  const timer = setInterval(() => void watchdog(), watchdogMs);
+  void watchdog();
+
+  const reload = () => {
+    load(options.loadConfig).then(
+      (next) => {
+        current = next;
+        jobs = jobsOf(next);
+        scheduler.schedule(jobs);
+        logger.info({ jobs: jobs.length, hosts: next.policies.length }, "reloaded policies and runbooks");
+      },
+      (err: unknown) =>
+        logger.error(
+          { error: err instanceof LifeboatError ? err.message : String(err) },
+          "reload failed: keeping the policies and runbooks loaded before",
+        ),
+    );
+  };
+  process.on("SIGHUP", reload);
+  try {
+    await new Promise<void>((resolve) => {
+      if (options.shutdown.aborted) resolve();
+      options.shutdown.addEventListener("abort", () => resolve(), { once: true });
+    });
+    const grace = current.config.daemon.shutdownGraceSeconds;
+    logger.info(
+      { running: scheduler.running, graceSeconds: grace },
+      "stopping: no new runs; running work may finish",
+    );
+    clearInterval(timer);
+    await scheduler.stop(grace);
+  } finally {
+    process.off("SIGHUP", reload);
+    clearInterval(timer);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    logger.info("daemon stopped");
+  }
+}

@@ -1,0 +1,158 @@
+// The daemon's clockwork: jobs on cron schedules (node-schedule), at most one run per host at a time, a global
+// limit, a skipped record when a host is still busy, bounded retries of passing failures, catch-up of missed
+// runs at start, and a graceful stop.
+import { setTimeout as sleep } from "node:timers/promises";
+import cronParser from "cron-parser";
+import nodeSchedule from "node-schedule";
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import { isLifeboatError, LifeboatError } from "../errors.js";
+
+export type JobKind = "snapshot" | "check" | "drill" | "digest";
+
+export interface Job {
+  /** "snapshot:web1", "drill:web1", "digest". */
+  id: string;
+  kind: JobKind;
+  /** The host the job works on; jobs of one host never overlap. */
+  host: string | undefined;
+  cron: string;
+  run(signal: AbortSignal): Promise<void>;
+  /** When the job last succeeded (from the catalog), for catching up after downtime. */
+  lastSucceeded?(): Promise<Date | undefined>;
+  /** Called instead of running when the host is busy. */
+  onSkipped?(): Promise<void>;
+}
+
+/** Failures that may pass by themselves: retried with backoff within the retry window. */
+const TRANSIENT = new Set(["STORAGE_UNREACHABLE", "REPOSITORY_LOCKED", "HOST_UNREACHABLE"]);
+
+export interface SchedulerOptions {
+  concurrency: number;
+  retryWindowSeconds: number;
+  retryDelaySeconds: number;
+  logger?: Logger | undefined;
+}
+
+export class Scheduler {
+  private readonly limit;
+  private readonly busy = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly scheduled: nodeSchedule.Job[] = [];
+  private readonly work = new AbortController();
+  private stopping = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.limit = pLimit(options.concurrency);
+  }
+
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  /** Puts the jobs on their schedules (replacing any from before, for a reload). */
+  schedule(jobs: readonly Job[]): void {
+    for (const j of this.scheduled.splice(0)) j.cancel();
+    for (const job of jobs) {
+      const scheduled = nodeSchedule.scheduleJob(job.id, job.cron, () => {
+        this.trigger(job);
+      });
+      if (scheduled) this.scheduled.push(scheduled);
+      else this.options.logger?.error({ job: job.id, cron: job.cron }, "could not schedule the job");
+    }
+  }
+
+  /** Runs each job whose last scheduled time passed without a success (once, however many were missed). */
+  async catchUp(jobs: readonly Job[], now = new Date()): Promise<string[]> {
+    const started: string[] = [];
+    for (const job of jobs) {
+      if (!job.lastSucceeded) continue;
+      const previous = cronParser.parseExpression(job.cron, { currentDate: now }).prev().toDate();
+      const last = await job.lastSucceeded().catch(() => undefined);
+      if (last && last >= previous) continue;
+      this.options.logger?.info(
+        { job: job.id, due: previous.toISOString(), lastSucceeded: last?.toISOString() ?? "never" },
+        "missed while the daemon was down: running it now",
+      );
+      this.trigger(job);
+      started.push(job.id);
+    }
+    return started;
+  }
+
+  /** Starts a job now unless its host is busy (then it is recorded as skipped). */
+  trigger(job: Job): void {
+    if (this.stopping) return;
+    if (job.host && this.busy.has(job.host)) {
+      this.options.logger?.warn(
+        { job: job.id, host: job.host },
+        "the host's previous run is still going: skipped",
+      );
+      void job
+        .onSkipped?.()
+        .catch((err: unknown) =>
+          this.options.logger?.error({ job: job.id, error: String(err) }, "could not record the skipped run"),
+        );
+      return;
+    }
+    if (job.host) this.busy.add(job.host);
+    const done = this.limit(() => this.runWithRetry(job)).finally(() => {
+      if (job.host) this.busy.delete(job.host);
+      this.inFlight.delete(done);
+    });
+    this.inFlight.add(done);
+  }
+
+  private async runWithRetry(job: Job): Promise<void> {
+    const started = Date.now();
+    let delay = this.options.retryDelaySeconds * 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await job.run(this.work.signal);
+        return;
+      } catch (err) {
+        const code = isLifeboatError(err) ? err.code : "INTERNAL";
+        const withinWindow = Date.now() - started + delay <= this.options.retryWindowSeconds * 1000;
+        if (!TRANSIENT.has(code) || !withinWindow || this.stopping) {
+          this.options.logger?.error(
+            { job: job.id, attempt, code, error: (err as Error).message },
+            "job failed",
+          );
+          return;
+        }
+        this.options.logger?.warn(
+          { job: job.id, attempt, code, retryInSeconds: delay / 1000 },
+          "job failed for a passing reason: retrying",
+        );
+        try {
+          await sleep(delay, undefined, { signal: this.work.signal });
+        } catch {
+          return;
+        }
+        delay *= 2;
+      }
+    }
+  }
+
+  /**
+   * Stops scheduling; running work gets `graceSeconds` to finish, then it is interrupted (restic stops and
+   * releases its lock; the run is recorded as interrupted).
+   */
+  async stop(graceSeconds: number): Promise<void> {
+    this.stopping = true;
+    for (const j of this.scheduled.splice(0)) j.cancel();
+    const all = () => Promise.allSettled([...this.inFlight]);
+    // The grace timer must not outlive the work: a pending timer would keep the process alive.
+    const timer = new AbortController();
+    const finished = await Promise.race([
+      all().then(() => true),
+      sleep(graceSeconds * 1000, false, { signal: timer.signal }).catch(() => false),
+    ]);
+    timer.abort();
+    if (!finished) {
+      this.options.logger?.warn({ running: this.inFlight.size }, "grace period over: stopping running work");
+      this.work.abort(new LifeboatError("INTERRUPTED", "the daemon is stopping; its grace period is over"));
+      await all();
+    }
+  }
+}

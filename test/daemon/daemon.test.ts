@@ -1,0 +1,255 @@
+// `lifeboat daemon` against real restic, with second-level cron schedules: jobs run on time, a busy host's
+// tick is skipped and recorded, a missed run runs once at start, transient failures retry within their window,
+// SIGTERM leaves no unfinished record and no lock, SIGHUP reloads, /metrics and /healthz answer.
+import { chmod, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { expect, inject, vi } from "vitest";
+import { listRuns, type RunRecord, readRecord } from "../../src/catalog/records.js";
+import { catalogFor } from "../../src/catalog/store.js";
+import { startCli } from "../helpers/cli.js";
+import { s3Env } from "../helpers/s3/start.js";
+import { test, type Workspace } from "../helpers/workspace.js";
+
+vi.setConfig({ testTimeout: 120_000 });
+
+const DAEMON = `daemon:
+  listen: 127.0.0.1:0
+  watchdogInterval: 1s
+  retryDelay: 1s
+  retryWindow: 4s
+  shutdownGrace: 20s
+`;
+
+interface RunningDaemon {
+  url: string;
+  stderr: () => string;
+  logs: () => Array<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  process: ReturnType<typeof startCli>;
+}
+
+async function startDaemon(ws: Workspace, env: NodeJS.ProcessEnv = ws.env): Promise<RunningDaemon> {
+  const cli = startCli(["daemon"], env, undefined, { forceKillAfterDelay: false });
+  let exited = false;
+  void cli.then(() => {
+    exited = true;
+  });
+  let stderr = "";
+  cli.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const logs = () =>
+    stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (let i = 0; i < 300; i++) {
+    const started = logs().find((l) => l.msg === "daemon started");
+    if (started) {
+      return {
+        url: `http://${String(started.listen)}`,
+        stderr: () => stderr,
+        logs,
+        process: cli,
+        async stop(signal = "SIGTERM") {
+          cli.kill(signal);
+          return (await cli).exitCode ?? -1;
+        },
+      };
+    }
+    if (exited) break;
+    await sleep(100);
+  }
+  cli.kill("SIGKILL");
+  throw new Error(`the daemon did not start:\n${stderr}`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function records(ws: Workspace, host: string, target = "primary"): Promise<RunRecord[]> {
+  const catalog = catalogFor(await ws.config(), target);
+  const out: RunRecord[] = [];
+  for (const run of await listRuns(catalog, host)) {
+    const r = run.endKey ? await readRecord(catalog, run.endKey) : undefined;
+    out.push(
+      r ?? ({ id: run.id, kind: run.kind, outcome: "running", startedAt: run.startedAt } as RunRecord),
+    );
+  }
+  return out;
+}
+
+async function web1(ws: Workspace, schedule: string, extra = ""): Promise<void> {
+  await ws.writeData({ "web1/uploads/a.txt": "first upload\n" });
+  await ws.writePolicy(
+    "web1.yaml",
+    `host: web1\nschedule: "${schedule}"\nirreplaceable: [${ws.data("web1/uploads")}]\n${extra}`,
+  );
+}
+
+test("jobs run on their schedule; /metrics and /healthz answer; SIGTERM leaves no unfinished run and no lock", async ({
+  ws,
+}) => {
+  await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
+  await web1(ws, "*/3 * * * * *");
+  const daemon = await startDaemon(ws);
+  await sleep(7500);
+  const health = await fetch(`${daemon.url}/healthz`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toMatchObject({ status: "ok", hosts: 1 });
+  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  const success = parseMetric(metrics, "lifeboat_last_success_timestamp_seconds", {
+    host: "web1",
+    kind: "snapshot",
+  });
+  expect(success).toBeGreaterThan(Date.now() / 1000 - 10);
+  expect(
+    parseMetric(metrics, "lifeboat_last_run_duration_seconds", { host: "web1", kind: "snapshot" }),
+  ).toBeGreaterThan(0);
+  expect(parseMetric(metrics, "lifeboat_host_stale", { host: "web1" })).toBe(0);
+
+  expect(await daemon.stop()).toBe(0);
+  const runs = (await records(ws, "web1")).filter((r) => r.kind === "snapshot" && r.outcome !== "skipped");
+  // One catch-up at start (there was no snapshot yet), then one every 3 seconds.
+  const onTime = runs.filter((r) => new Date(r.startedAt).getUTCSeconds() % 3 === 0);
+  expect(onTime.length).toBeGreaterThanOrEqual(2);
+  expect(runs.every((r) => r.trigger === "schedule")).toBe(true);
+  expect(runs.every((r) => r.outcome === "succeeded" || r.outcome === "interrupted")).toBe(true);
+  expect(await readdir(path.join(ws.home, "repositories/primary/web1/locks"))).toEqual([]);
+});
+
+test("a tick while the host's previous run still goes is skipped and recorded; SIGTERM mid-run finishes it", async ({
+  ws,
+}) => {
+  // restic whose backups take 4 s, so that 1-second ticks find the host busy.
+  const slow = path.join(ws.root, "slow-restic");
+  const real = (await execa("sh", ["-c", "command -v restic"])).stdout;
+  await writeFile(slow, `#!/bin/sh\nfor a; do [ "$a" = backup ] && sleep 4; done\nexec ${real} "$@"\n`);
+  await chmod(slow, 0o755);
+  await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
+  await web1(ws, "* * * * * *");
+  const daemon = await startDaemon(ws, { ...ws.env, LIFEBOAT_RESTIC: slow });
+  await sleep(3000);
+  expect(await daemon.stop()).toBe(0);
+  const runs = await records(ws, "web1");
+  const skipped = runs.filter((r) => r.outcome === "skipped");
+  expect(skipped.length).toBeGreaterThanOrEqual(1);
+  expect(skipped[0]?.details).toEqual({ reason: "the host's previous run was still going" });
+  // The run that was going when SIGTERM came finished within the grace period: every run has its end.
+  const snapshots = runs.filter((r) => r.kind === "snapshot" && r.outcome !== "skipped");
+  expect(snapshots.length).toBe(1);
+  expect(snapshots[0]?.outcome).toBe("succeeded");
+  // status does not count skipped runs as failures.
+  const status = await execa(process.execPath, [path.resolve("bin/lifeboat.js"), "--json", "status"], {
+    env: ws.env,
+    reject: false,
+  });
+  expect(JSON.parse(status.stdout).result[0].lastRun.outcome).toBe("succeeded");
+});
+
+test("a run missed while the daemon was down runs once at start, not again after a restart", async ({
+  ws,
+}) => {
+  await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
+  await web1(ws, "0 0 1 1 *"); // yearly: the last time it was due has passed
+  const first = await startDaemon(ws);
+  await sleep(4000);
+  expect(await first.stop()).toBe(0);
+  expect((await records(ws, "web1")).filter((r) => r.kind === "snapshot")).toHaveLength(1);
+  expect(first.logs().some((l) => l.msg === "missed while the daemon was down: running it now")).toBe(true);
+  const second = await startDaemon(ws);
+  await sleep(2500);
+  expect(await second.stop()).toBe(0);
+  expect((await records(ws, "web1")).filter((r) => r.kind === "snapshot")).toHaveLength(1);
+});
+
+test("a permanent failure is not retried and counts in /metrics; the watchdog sees the stale host", async ({
+  ws,
+}) => {
+  await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
+  await ws.writePolicy(
+    "gone.yaml",
+    `host: gone\nschedule: "0 0 1 1 *"\nrpo: 1h\ntransport: local\nirreplaceable: [${ws.data("never-there")}]\n`,
+  );
+  const daemon = await startDaemon(ws);
+  await sleep(5000);
+  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  expect(await daemon.stop()).toBe(0);
+  // DATA_MISSING is permanent: one attempt only.
+  const runs = (await records(ws, "gone")).filter((r) => r.kind === "snapshot");
+  expect(runs.map((r) => r.error?.code)).toEqual(["DATA_MISSING"]);
+  expect(
+    parseMetric(metrics, "lifeboat_run_failures_total", {
+      host: "gone",
+      kind: "snapshot",
+      code: "DATA_MISSING",
+    }),
+  ).toBe(1);
+  // Never snapshotted: stale, by the watchdog.
+  expect(parseMetric(metrics, "lifeboat_host_stale", { host: "gone" })).toBe(1);
+  expect(
+    daemon
+      .logs()
+      .some((l) => l.msg === "hosts are stale: their newest good snapshot is older than their RPO"),
+  ).toBe(true);
+});
+
+test("a failure that may pass (host unreachable) is retried with backoff within the retry window, then left", async ({
+  ws,
+}) => {
+  const s3 = inject("s3");
+  Object.assign(process.env, s3Env(s3));
+  await ws.useS3(s3);
+  await ws.writeConfig(`${await readFile(ws.configFile, "utf8")}${DAEMON}`);
+  // Nothing listens on port 1: ssh fails at once with HOST_UNREACHABLE.
+  await ws.writePolicy(
+    "far.yaml",
+    `host: far\nschedule: "0 0 1 1 *"\ntransport: { ssh: { destination: "backup@127.0.0.1", port: 1 } }\nirreplaceable: [/srv/data]\n`,
+  );
+  const daemon = await startDaemon(ws);
+  await sleep(6000);
+  expect(await daemon.stop()).toBe(0);
+  const runs = (await records(ws, "far", "offsite")).filter((r) => r.kind === "snapshot");
+  expect(runs.length).toBeGreaterThanOrEqual(2);
+  expect(runs.length).toBeLessThanOrEqual(3);
+  expect(runs.every((r) => r.error?.code === "HOST_UNREACHABLE")).toBe(true);
+  expect(daemon.logs().filter((l) => l.msg === "job failed for a passing reason: retrying").length).toBe(
+    runs.length - 1,
+  );
+});
+
+test("SIGHUP reloads the policies; an invalid reload keeps the old ones and says why", async ({ ws }) => {
+  await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
+  await web1(ws, "0 0 1 1 *");
+  const daemon = await startDaemon(ws);
+  await sleep(1500);
+  await ws.writePolicy("broken.yaml", "host: broken\nirreplaceable: [relative/path]\n");
+  daemon.process.kill("SIGHUP");
+  await sleep(1000);
+  expect(
+    daemon.logs().some((l) => l.msg === "reload failed: keeping the policies and runbooks loaded before"),
+  ).toBe(true);
+  expect(daemon.stderr()).toContain("must be an absolute path");
+  const health = (await (await fetch(`${daemon.url}/healthz`)).json()) as { hosts: number };
+  expect(health.hosts).toBe(1);
+  await ws.writePolicy(
+    "broken.yaml",
+    `host: broken\nschedule: "0 0 1 1 *"\nirreplaceable: [${ws.data("web1/uploads")}]\n`,
+  );
+  daemon.process.kill("SIGHUP");
+  await sleep(1500);
+  expect(daemon.logs().some((l) => l.msg === "reloaded policies and runbooks" && l.hosts === 2)).toBe(true);
+  expect(await daemon.stop()).toBe(0);
+});
+
+/** The value of one sample in Prometheus text format, found by name and labels. */
+function parseMetric(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || !line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
