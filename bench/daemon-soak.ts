@@ -1,0 +1,132 @@
+// bench/daemon-soak: `lifeboat daemon` for a while with many policies on second-level schedules, against the
+// S3 test server. Prints the resident size, open file descriptors and child processes at start and end, and
+// checks that every scheduled tick is accounted for in the catalog (succeeded, or skipped while busy).
+//   npm run bench:daemon-soak     (BENCH_POLICIES=200, BENCH_MINUTES=10, BENCH_EVERY_SECONDS=60, BENCH_DIR)
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { benchNode, startBenchS3 } from "./lib.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-soak";
+const policies = Number(process.env.BENCH_POLICIES ?? 200);
+const minutes = Number(process.env.BENCH_MINUTES ?? 10);
+const every = Number(process.env.BENCH_EVERY_SECONDS ?? 60);
+const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
+const secretKey = randomBytes(24).toString("base64url");
+const bucket = "lifeboat-test";
+
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(path.join(dir, "policies"), { recursive: true });
+const s3 = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket });
+const env = {
+  ...process.env,
+  LIFEBOAT_HOME: path.join(dir, "home"),
+  LIFEBOAT_CONFIG: path.join(dir, "lifeboat.yaml"),
+  AWS_ACCESS_KEY_ID: accessKey,
+  AWS_SECRET_ACCESS_KEY: secretKey,
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+writeFileSync(
+  env.LIFEBOAT_CONFIG,
+  `concurrency: 4
+targets:
+  offsite: { type: s3, endpoint: "https://127.0.0.1:${s3.port}", bucket: ${bucket}, pathStyle: true, caFile: ${s3.ca} }
+defaults:
+  repository: offsite
+  retention: { last: 3 }
+daemon:
+  listen: 127.0.0.1:0
+  watchdogInterval: 30s
+  checkSchedule: "0 0 1 1 *"
+`,
+);
+// Each host snapshots once per `every` seconds, the hosts spread over the minute.
+for (let i = 0; i < policies; i++) {
+  const data = path.join(dir, "data", `h${i}`);
+  mkdirSync(data, { recursive: true });
+  writeFileSync(path.join(data, "file.txt"), `host ${i}\n`);
+  const second = i % 60;
+  const schedule = every === 60 ? `${second} * * * * *` : `*/${every} * * * * *`;
+  writeFileSync(
+    path.join(dir, "policies", `h${i}.yaml`),
+    `host: h${i}\nschedule: "${schedule}"\nrpo: 1h\nirreplaceable: [${data}]\n`,
+  );
+}
+
+const daemon: ChildProcess = spawn(
+  benchNode,
+  [path.join(root, "bin/lifeboat.js"), "--log-level", "warn", "daemon"],
+  {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  },
+);
+let stderr = "";
+daemon.stderr?.on("data", (d: Buffer) => {
+  stderr += d.toString();
+  if (stderr.length > 1_000_000) stderr = stderr.slice(-100_000);
+});
+
+const pid = daemon.pid ?? 0;
+const rssMiB = () =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+const children = () =>
+  readdirSync("/proc").filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ")[1] === String(pid);
+    } catch {
+      return false;
+    }
+  }).length;
+
+await new Promise((r) => setTimeout(r, 20_000));
+const start = { rss: rssMiB(), fds: fds(), children: children(), at: Date.now() };
+const samples: string[] = [];
+const sampleEvery = Math.max(60_000, (minutes * 60_000) / 10);
+for (let t = 0; t < minutes * 60_000 - 20_000; t += sampleEvery) {
+  await new Promise((r) => setTimeout(r, Math.min(sampleEvery, minutes * 60_000 - 20_000 - t)));
+  samples.push(
+    `${((Date.now() - start.at) / 60_000).toFixed(1)} min: rss ${rssMiB().toFixed(1)} MiB, fds ${fds()}, children ${children()}`,
+  );
+}
+const end = { rss: rssMiB(), fds: fds(), children: children() };
+const stoppedAt = Date.now();
+daemon.kill("SIGTERM");
+const code = await new Promise<number | null>((r) => daemon.once("exit", (c) => r(c)));
+const afterStop = children();
+
+// Every run in the catalog, by outcome; and the ticks that fell inside the window.
+const catalogDir = path.join(dir, "s3", "data", bucket, "lifeboat", "_catalog", "runs");
+const outcomes = new Map<string, number>();
+let unfinished = 0;
+for (const host of readdirSync(catalogDir)) {
+  const files = readdirSync(path.join(catalogDir, host)).filter((f) => f.endsWith(".json._S3rver_object"));
+  const keys = files.map((f) => f.replace(/\._S3rver_object$/, ""));
+  const endIds = new Set(keys.filter((k) => k.endsWith(".end.json")).map((k) => k.split("_")[1]));
+  for (const k of keys) if (k.endsWith(".start.json") && !endIds.has(k.split("_")[1])) unfinished++;
+  for (const k of keys.filter((x) => x.endsWith("_snapshot.end.json"))) {
+    const record = JSON.parse(readFileSync(path.join(catalogDir, host, `${k}._S3rver_object`), "utf8"));
+    outcomes.set(record.outcome, (outcomes.get(record.outcome) ?? 0) + 1);
+  }
+}
+const total = [...outcomes.values()].reduce((a, b) => a + b, 0);
+const expectedTicks = Math.floor(((stoppedAt - start.at + 20_000) / 1000 / every) * policies);
+s3.child.kill("SIGTERM");
+
+console.log(
+  `daemon soak: ${policies} policies, one snapshot each every ${every}s, ${minutes} min, S3 test server, concurrency 4`,
+);
+console.log(
+  `start (after 20 s): rss ${start.rss.toFixed(1)} MiB, fds ${start.fds}, children ${start.children}`,
+);
+for (const s of samples) console.log(`  ${s}`);
+console.log(`end:                rss ${end.rss.toFixed(1)} MiB, fds ${end.fds}, children ${end.children}`);
+console.log(`after SIGTERM: exit ${code}, children left ${afterStop}`);
+console.log(
+  `snapshot runs in the catalog: ${total} (${[...outcomes].map(([k, v]) => `${k} ${v}`).join(", ")}); unfinished records: ${unfinished}; ticks in the window ≈ ${expectedTicks} (+ ${policies} catch-ups at start)`,
+);
+console.log(`errors logged: ${stderr.split("\n").filter((l) => l.includes('"level":50')).length}`);
