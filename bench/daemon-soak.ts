@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { benchNode, startBenchS3 } from "./lib.ts";
+import { benchEnv, benchNode, startBenchS3 } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-soak";
@@ -20,16 +20,10 @@ const bucket = "lifeboat-test";
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(path.join(dir, "policies"), { recursive: true });
 const s3 = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket });
-const env = {
-  ...process.env,
-  LIFEBOAT_HOME: path.join(dir, "home"),
-  LIFEBOAT_CONFIG: path.join(dir, "lifeboat.yaml"),
-  AWS_ACCESS_KEY_ID: accessKey,
-  AWS_SECRET_ACCESS_KEY: secretKey,
-  AWS_EC2_METADATA_DISABLED: "true",
-};
+const env = benchEnv(dir, { accessKey, secretKey });
+const configFile = path.join(dir, "lifeboat.yaml");
 writeFileSync(
-  env.LIFEBOAT_CONFIG,
+  configFile,
   `concurrency: 4
 targets:
   offsite: { type: s3, endpoint: "https://127.0.0.1:${s3.port}", bucket: ${bucket}, pathStyle: true, caFile: ${s3.ca} }

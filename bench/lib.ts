@@ -68,3 +68,18 @@ export function median(xs: number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
+
+/** The environment of a Lifeboat run in a benchmark: its own state, config and S3 credentials. */
+export function benchEnv(
+  dir: string,
+  credentials: { accessKey: string; secretKey: string },
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LIFEBOAT_HOME: path.join(dir, "home"),
+    LIFEBOAT_CONFIG: path.join(dir, "lifeboat.yaml"),
+    AWS_ACCESS_KEY_ID: credentials.accessKey,
+    AWS_SECRET_ACCESS_KEY: credentials.secretKey,
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+}

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { median, startBenchS3, timed } from "./lib.ts";
+import { benchEnv, median, startBenchS3, timed } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-recovery";
@@ -37,14 +37,9 @@ mkdirSync(path.join(dir, "policies"), { recursive: true });
 process.env.S3_CERT_IPS = address;
 const server = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket }, "0.0.0.0");
 const endpoint = `https://${address}:${server.port}`;
-const env = {
-  ...process.env,
-  LIFEBOAT_HOME: path.join(dir, "home"),
-  LIFEBOAT_CONFIG: path.join(dir, "lifeboat.yaml"),
-  AWS_ACCESS_KEY_ID: accessKey,
-  AWS_SECRET_ACCESS_KEY: secretKey,
-  AWS_EC2_METADATA_DISABLED: "true",
-};
+const env = benchEnv(dir, { accessKey, secretKey });
+const configFile = path.join(dir, "lifeboat.yaml");
+const home = path.join(dir, "home");
 const lifeboat = (...args: string[]) =>
   execFileSync(path.join(root, "bin/lifeboat.js"), args, {
     env,
@@ -53,7 +48,7 @@ const lifeboat = (...args: string[]) =>
 
 try {
   writeFileSync(
-    env.LIFEBOAT_CONFIG,
+    configFile,
     `targets:\n  offsite: { type: s3, endpoint: "${endpoint}", bucket: ${bucket}, pathStyle: true, caFile: ${server.ca} }\ndefaults:\n  repository: offsite\n`,
   );
   writeFileSync(
@@ -101,7 +96,7 @@ try {
 
   // Raw restic: the same snapshot restored into a fresh container that already holds restic and the CA.
   const resticPath = execFileSync("sh", ["-c", "command -v restic"]).toString().trim();
-  const password = readFileSync(path.join(env.LIFEBOAT_HOME, "keys/offsite.key"), "utf8").trim();
+  const password = readFileSync(path.join(home, "keys/offsite.key"), "utf8").trim();
   const raw: number[] = [];
   for (let i = 0; i < runs; i++) {
     const name = `lifeboat-bench-raw-${i}`;

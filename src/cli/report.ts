@@ -2,6 +2,7 @@
 // pending mail, send a test message).
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
+import type { LifeboatConfig, MailConfig } from "../config/load.js";
 import { ExitCode, LifeboatError } from "../errors.js";
 import { mailDigest } from "../mail/notify.js";
 import { deliver, flushOutbox, newMail } from "../mail/outbox.js";
@@ -9,6 +10,15 @@ import { buildDigest, digestText } from "../report/digest.js";
 import { findReport } from "../report/find.js";
 import { reportHtml, reportText } from "../report/render.js";
 import type { CommandRunner } from "./context.js";
+
+/** The config, when it says where mail goes; else a usage error saying how to set it up. */
+function withMail(config: LifeboatConfig): LifeboatConfig & { mail: MailConfig } {
+  if (!config.mail)
+    throw new LifeboatError("CONFIG_INVALID", "lifeboat.yaml has no mail: section", {
+      hint: "Add mail: with smtp, from and to (README: lifeboat.yaml).",
+    });
+  return config as LifeboatConfig & { mail: MailConfig };
+}
 
 export function registerReport(program: Command, run: CommandRunner): void {
   program
@@ -61,11 +71,7 @@ export function registerReport(program: Command, run: CommandRunner): void {
     .description("send the mail that could not be sent before (kept as pending in the catalog)")
     .action(() =>
       run(async (ctx) => {
-        const config = await ctx.loadConfig();
-        if (!config.mail)
-          throw new LifeboatError("CONFIG_INVALID", "no mail: section in lifeboat.yaml", {
-            hint: "See README: Reports by email.",
-          });
+        const config = withMail(await ctx.loadConfig());
         const result = await flushOutbox(config, ctx.logger);
         ctx.print(result, () => `${result.sent} pending message(s) sent, ${result.pending} still waiting`);
         return result.pending > 0 ? 1 : 0;
@@ -76,11 +82,7 @@ export function registerReport(program: Command, run: CommandRunner): void {
     .description("send a test message to the configured recipients, now")
     .action(() =>
       run(async (ctx) => {
-        const config = await ctx.loadConfig();
-        if (!config.mail)
-          throw new LifeboatError("CONFIG_INVALID", "no mail: section in lifeboat.yaml", {
-            hint: "See README: Reports by email.",
-          });
+        const config = withMail(await ctx.loadConfig());
         const delivery = await deliver(
           config,
           newMail({

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
 import { reportHtml } from "../../src/report/render.js";
 import { recoveryReportSchema } from "../../src/report/schema.js";
-import { jsonResult, runCli } from "../helpers/cli.js";
+import { jsonResult, runCli, startCli } from "../helpers/cli.js";
 import { type ContainerHost, containerRunbook, DB_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
 import { smtpConfig, startSmtp, type TestSmtp } from "../helpers/smtp.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
@@ -231,3 +231,36 @@ async function storedObjects(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+test("the daemon drills on the runbook's schedule: a scheduled report is mailed and the drill's metrics exported", async () => {
+  await writeFile(
+    ws.configFile,
+    `${await readFile(ws.configFile, "utf8")}daemon:\n  listen: 127.0.0.1:0\n  watchdogInterval: 2s\n`,
+  );
+  await writeFile(
+    path.join(ws.root, "runbooks/app.yaml"),
+    `${RUNBOOK()}drill: { schedule: "*/10 * * * * *" }\n`,
+  );
+  const daemon = startCli(["daemon"], env, undefined, { forceKillAfterDelay: false });
+  let stderr = "";
+  daemon.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    // Every 10 seconds (at once, too, when its last due time passed without a drill since).
+    const mail = await smtp.waitFor((m) => (m.text ?? "").includes("(schedule)"), 120_000);
+    expect(mail.subject).toMatch(/^\[lifeboat\] drill app PASSED/);
+    const listen = /"listen":"([^"]+)"/.exec(stderr)?.[1];
+    let metrics = "";
+    for (let i = 0; i < 50 && !metrics.includes('lifeboat_drill_passed{host="app"} 1'); i++) {
+      metrics = await (await fetch(`http://${listen}/metrics`)).text();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(metrics).toContain('lifeboat_drill_passed{host="app"} 1');
+    expect(metrics).toMatch(/lifeboat_drill_rto_seconds\{host="app"\} \d/);
+  } finally {
+    daemon.kill("SIGTERM");
+    expect((await daemon).exitCode, stderr).toBe(0);
+    await writeFile(path.join(ws.root, "runbooks/app.yaml"), RUNBOOK());
+  }
+});
