@@ -63,13 +63,9 @@ export function buildJobs(
   runbooks: ReadonlyMap<string, Runbook>,
 ): Job[] {
   const { config } = ctx;
-  const skipped = (policy: Policy, kind: RunKind) => async () => {
+  const skipped = (policy: Policy, kind: RunKind) => async (reason: string) => {
     ctx.metrics.skippedRun(policy.host, kind);
-    await recordSkipped(catalogFor(config, policy.repository), {
-      host: policy.host,
-      kind,
-      reason: "the host's previous run was still going",
-    });
+    await recordSkipped(catalogFor(config, policy.repository), { host: policy.host, kind, reason });
   };
   const jobs: Job[] = [];
   for (const policy of policies) {

@@ -20,8 +20,8 @@ export interface Job {
   run(signal: AbortSignal): Promise<void>;
   /** When the job last succeeded (from the catalog), for catching up after downtime. */
   lastSucceeded?(): Promise<Date | undefined>;
-  /** Called instead of running when the host is busy. */
-  onSkipped?(): Promise<void>;
+  /** Called instead of running: its host was busy, or the daemon stopped while it waited for a slot. */
+  onSkipped?(reason: string): Promise<void>;
 }
 
 /** Failures that may pass by themselves: retried with backoff within the retry window. */
@@ -89,7 +89,7 @@ export class Scheduler {
         "the host's previous run is still going: skipped",
       );
       void job
-        .onSkipped?.()
+        .onSkipped?.("the host's previous run was still going")
         .catch((err: unknown) =>
           this.options.logger?.error({ job: job.id, error: String(err) }, "could not record the skipped run"),
         );
@@ -104,6 +104,11 @@ export class Scheduler {
   }
 
   private async runWithRetry(job: Job): Promise<void> {
+    // Queued behind the limit when the daemon began to stop: it never starts (and says so).
+    if (this.stopping) {
+      await job.onSkipped?.("the daemon stopped before the run could start").catch(() => {});
+      return;
+    }
     const started = Date.now();
     let delay = this.options.retryDelaySeconds * 1000;
     for (let attempt = 1; ; attempt++) {

@@ -139,6 +139,7 @@ test("a tick while the host's previous run still goes is skipped and recorded; S
   const snapshots = runs.filter((r) => r.kind === "snapshot" && r.outcome !== "skipped");
   expect(snapshots.length).toBe(1);
   expect(snapshots[0]?.outcome).toBe("succeeded");
+  expect(await readdir(path.join(ws.home, "repositories/primary/web1/locks"))).toEqual([]);
   // status does not count skipped runs as failures.
   const status = await execa(process.execPath, [path.resolve("bin/lifeboat.js"), "--json", "status"], {
     env: ws.env,
