@@ -93,7 +93,7 @@ test("jobs run on their schedule; /metrics and /healthz answer; SIGTERM leaves n
   await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
   await web1(ws, "*/3 * * * * *");
   const daemon = await startDaemon(ws);
-  await sleep(7500);
+  await sleep(9500);
   const health = await fetch(`${daemon.url}/healthz`);
   expect(health.status).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", hosts: 1 });
@@ -109,10 +109,13 @@ test("jobs run on their schedule; /metrics and /healthz answer; SIGTERM leaves n
   expect(parseMetric(metrics, "lifeboat_host_stale", { host: "web1" })).toBe(0);
 
   expect(await daemon.stop()).toBe(0);
-  const runs = (await records(ws, "web1")).filter((r) => r.kind === "snapshot" && r.outcome !== "skipped");
-  // One catch-up at start (there was no snapshot yet), then one every 3 seconds.
-  const onTime = runs.filter((r) => new Date(r.startedAt).getUTCSeconds() % 3 === 0);
+  const all = (await records(ws, "web1")).filter((r) => r.kind === "snapshot");
+  const runs = all.filter((r) => r.outcome !== "skipped");
+  // One catch-up at start (there was no snapshot yet), then a tick every 3 seconds: each tick either ran or,
+  // on a machine so busy that the previous run was still going, was recorded as skipped, at its time.
+  const onTime = all.filter((r) => new Date(r.startedAt).getUTCSeconds() % 3 === 0);
   expect(onTime.length).toBeGreaterThanOrEqual(2);
+  expect(runs.length).toBeGreaterThanOrEqual(2);
   expect(runs.every((r) => r.trigger === "schedule")).toBe(true);
   expect(runs.every((r) => r.outcome === "succeeded" || r.outcome === "interrupted")).toBe(true);
   expect(await readdir(path.join(ws.home, "repositories/primary/web1/locks"))).toEqual([]);
