@@ -221,9 +221,19 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
   };
 }
 
+// Policies read once per loaded config: a command (or the daemon, between reloads) asks for them many times,
+// and with hundreds of hosts every run re-reading every file was most of a scheduled run's cost.
+const loadedSets = new WeakMap<LifeboatConfig, Promise<PolicySet>>();
+
 /** The policies, or a typed error listing every problem: invalid policies stop every command, not only validate. */
 export async function requireValidPolicies(config: LifeboatConfig): Promise<Policy[]> {
-  const set = await loadPolicies(config);
+  let loading = loadedSets.get(config);
+  if (!loading) {
+    loading = loadPolicies(config);
+    loadedSets.set(config, loading);
+    loading.catch(() => loadedSets.delete(config));
+  }
+  const set = await loading;
   if (set.problems.length > 0) {
     throw new LifeboatError(
       "POLICY_INVALID",
