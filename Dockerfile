@@ -8,6 +8,9 @@
 ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# Behind a TLS-inspecting proxy: mount its CA bundle into the build and name it here, e.g.
+#   --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/proxy-ca.crt:ro --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/proxy-ca.crt
+ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
