@@ -83,3 +83,8 @@ export function benchEnv(
     AWS_EC2_METADATA_DISABLED: "true",
   };
 }
+
+/** `podman exec` of the restic copied to /opt/restic in `container`, with restic's secrets passed by name. */
+export function resticInContainer(container: string, variables: string[]): string[] {
+  return ["exec", ...variables.flatMap((v) => ["-e", v]), container, "/opt/restic"];
+}

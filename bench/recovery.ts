@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { benchEnv, median, startBenchS3, timed } from "./lib.ts";
+import { benchEnv, median, resticInContainer, startBenchS3, timed } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-recovery";
@@ -109,17 +109,8 @@ try {
       timed(
         "podman",
         [
-          ...[
-            "exec",
-            "-e",
-            "RESTIC_PASSWORD",
-            "-e",
-            "AWS_ACCESS_KEY_ID",
-            "-e",
-            "AWS_SECRET_ACCESS_KEY",
-            name,
-          ],
-          ...["/opt/restic", "-r", `s3:${prefix}`, "--cacert", "/opt/ca.pem", "-o", "s3.bucket-lookup=path"],
+          ...resticInContainer(name, ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]),
+          ...["-r", `s3:${prefix}`, "--cacert", "/opt/ca.pem", "-o", "s3.bucket-lookup=path"],
           ...[
             "restore",
             "latest",

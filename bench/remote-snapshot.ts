@@ -8,7 +8,14 @@ import { type ChildProcess, execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { median, startBenchS3, timed } from "./lib.ts";
+import { median, resticInContainer, startBenchS3, timed } from "./lib.ts";
+
+const RESTIC_VARIABLES = [
+  "RESTIC_REPOSITORY",
+  "RESTIC_PASSWORD",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+];
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-remote";
@@ -74,27 +81,7 @@ try {
     RESTIC_PASSWORD: password,
   });
   const raw = (prefix: string, args: string[]) =>
-    timed(
-      "podman",
-      [
-        "exec",
-        ...[
-          "-e",
-          "AWS_ACCESS_KEY_ID",
-          "-e",
-          "AWS_SECRET_ACCESS_KEY",
-          "-e",
-          "RESTIC_REPOSITORY",
-          "-e",
-          "RESTIC_PASSWORD",
-        ],
-        container,
-        "/opt/restic",
-        ...args,
-        ...s3Args,
-      ],
-      rawEnv(prefix),
-    );
+    timed("podman", [...resticInContainer(container, RESTIC_VARIABLES), ...args, ...s3Args], rawEnv(prefix));
   const keyFile = path.join(dir, "key");
   writeFileSync(keyFile, password, { mode: 0o600 });
   const lifeboatEnv = (prefix: string): NodeJS.ProcessEnv => {
@@ -128,28 +115,10 @@ try {
   for (let i = 0; i < pairs * 2; i++) {
     const which = i % 4 === 0 || i % 4 === 3 ? "lifeboat" : "restic";
     const prefix = `${which}-${i}`;
-    spawnSync(
-      "podman",
-      [
-        "exec",
-        "-e",
-        "RESTIC_REPOSITORY",
-        "-e",
-        "RESTIC_PASSWORD",
-        "-e",
-        "AWS_ACCESS_KEY_ID",
-        "-e",
-        "AWS_SECRET_ACCESS_KEY",
-        container,
-        "/opt/restic",
-        "init",
-        ...s3Args,
-      ],
-      {
-        env: rawEnv(prefix),
-        stdio: "ignore",
-      },
-    );
+    spawnSync("podman", [...resticInContainer(container, RESTIC_VARIABLES), "init", ...s3Args], {
+      env: rawEnv(prefix),
+      stdio: "ignore",
+    });
     spawnSync("sync");
     for (const bucketOf of [full, again]) {
       bucketOf[which].push(
