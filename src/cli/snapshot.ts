@@ -8,6 +8,11 @@ import type { CommandContext, CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";
 import { printTable } from "./table.js";
 
+/** What the whole run added: the files snapshot and every database dump (a dumps-only host added no files). */
+function addedByRun(o: { bytesAdded: number; dumps: ReadonlyArray<{ bytesAdded: number }> }): number {
+  return o.dumps.reduce((sum, d) => sum + d.bytesAdded, o.bytesAdded);
+}
+
 export function registerSnapshot(program: Command, run: CommandRunner): void {
   program
     .command("snapshot")
@@ -113,7 +118,7 @@ async function snapshotEveryHost(
       const failed = results.filter((r) => !r.ok).length;
       const rows = results.map((r) =>
         r.ok
-          ? [r.host, "ok", r.outcome.shortId, formatBytes(r.outcome.bytesAdded), seconds(r), ""]
+          ? [r.host, "ok", r.outcome.shortId, formatBytes(addedByRun(r.outcome)), seconds(r), ""]
           : [r.host, "FAILED", "", "", seconds(r), `[${r.error.code}] ${r.error.message}`],
       );
       const keys = results.flatMap((r) =>
