@@ -15,7 +15,7 @@ import { VERSION } from "../version.js";
 import { runCheck } from "./checks.js";
 import { planRecovery, type RecoveryPlan } from "./plan.js";
 import { type RestoredData, restoreOntoHost } from "./restore.js";
-import { outputTail, runStep } from "./steps.js";
+import { runStep } from "./steps.js";
 
 export type { RecoveryReport } from "../report/schema.js";
 
@@ -177,7 +177,8 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
   const provider = openProvider(runbook.provider);
   const started = Date.parse(o.startedAt);
   const phases: PhaseResult[] = [];
-  const steps: StepResult[] = [];
+  // Keyed by the runbook's step itself: two steps may carry the same name.
+  const stepResults = new Map<Runbook["steps"][number], StepResult>();
   const checks: CheckResult[] = [];
   let failure: RecoveryReport["failure"];
   let restored: RestoredData | undefined;
@@ -230,7 +231,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
         vars: vars(machine.address),
         signal: o.signal,
       });
-      steps.push(result);
+      stepResults.set(step, result);
       o.onEvent?.({ type: "step", step: result });
       if (result.status === "failed") {
         failure = {
@@ -285,23 +286,25 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
           logger,
           signal: o.signal,
         });
-        steps.push({
-          name: restoreStep?.name ?? "restore",
-          kind: "restore",
-          status: "passed",
-          seconds: (Date.now() - t) / 1000,
-        });
+        if (restoreStep)
+          stepResults.set(restoreStep, {
+            name: restoreStep.name,
+            kind: "restore",
+            status: "passed",
+            seconds: (Date.now() - t) / 1000,
+          });
         return true;
       } catch (err) {
         if (o.signal?.aborted) throw err;
         const e = isLifeboatError(err) ? err : undefined;
-        steps.push({
-          name: restoreStep?.name ?? "restore",
-          kind: "restore",
-          status: "failed",
-          seconds: (Date.now() - t) / 1000,
-          error: (err as Error).message,
-        });
+        if (restoreStep)
+          stepResults.set(restoreStep, {
+            name: restoreStep.name,
+            kind: "restore",
+            status: "failed",
+            seconds: (Date.now() - t) / 1000,
+            error: (err as Error).message,
+          });
         failure = {
           phase: "restore",
           step: restoreStep?.name ?? "restore",
@@ -339,12 +342,9 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       return true;
     });
   } finally {
-    // Steps never reached are listed as skipped, so the report shows the whole runbook.
-    for (const step of runbook.steps)
-      if (!steps.some((s) => s.name === step.name))
-        steps.push({ name: step.name, kind: step.kind, status: "skipped", seconds: 0 });
-    for (const check of runbook.checks)
-      if (!checks.some((c) => c.name === check.name))
+    // Checks never reached are listed as skipped (results come in runbook order), so the report shows all.
+    for (const [i, check] of runbook.checks.entries())
+      if (!checks[i])
         checks.push({
           name: check.name,
           kind: check.kind,
@@ -388,10 +388,6 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       seconds,
     });
   }
-  if (failure?.outputTail === undefined && failure?.step) {
-    const s = steps.find((x) => x.name === failure?.step);
-    if (s?.outputTail) failure.outputTail = outputTail(s.outputTail, "");
-  }
 
   const sentinelAge = restored?.sentinel
     ? (started - Date.parse(restored.sentinel.writtenAt)) / 1000
@@ -426,9 +422,9 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       met: runbook.rtoSeconds === undefined ? undefined : rtoSeconds <= runbook.rtoSeconds,
     },
     phases,
+    // Steps never reached are listed as skipped, so the report shows the whole runbook.
     steps: runbook.steps.map(
-      (s) =>
-        steps.find((r) => r.name === s.name) ?? { name: s.name, kind: s.kind, status: "skipped", seconds: 0 },
+      (s) => stepResults.get(s) ?? { name: s.name, kind: s.kind, status: "skipped", seconds: 0 },
     ),
     checks,
     restored: restored ? withoutSentinel(restored) : undefined,

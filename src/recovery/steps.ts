@@ -21,7 +21,7 @@ export interface StepContext {
 
 const TAIL_LINES = 20;
 
-export function outputTail(stdout: string, stderr: string): string {
+function outputTail(stdout: string, stderr: string): string {
   const lines = `${stdout.trimEnd()}\n${stderr.trimEnd()}`.split("\n").filter((l) => l.trim() !== "");
   return lines.slice(-TAIL_LINES).join("\n");
 }
