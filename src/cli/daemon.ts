@@ -1,6 +1,5 @@
 // `lifeboat daemon`: the scheduler. Runs until SIGTERM or SIGINT; SIGHUP reloads policies and runbooks.
 import type { Command } from "commander";
-import { runDaemon } from "../daemon/run.js";
 import type { CommandRunner } from "./context.js";
 
 export function registerDaemon(program: Command, run: CommandRunner): void {
@@ -15,6 +14,8 @@ export function registerDaemon(program: Command, run: CommandRunner): void {
     )
     .action(() =>
       run(async (ctx) => {
+        // Loaded only for this command: node-schedule and prom-client would cost every other command's start-up.
+        const { runDaemon } = await import("../daemon/run.js");
         await runDaemon({ loadConfig: ctx.loadConfig, logger: ctx.logger, shutdown: ctx.signal });
       }),
     );
