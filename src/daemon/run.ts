@@ -30,6 +30,8 @@ async function load(loadConfig: () => Promise<LifeboatConfig>): Promise<Loaded> 
   return { config, policies, runbooks };
 }
 
+const WATCHDOG_REALERT_MS = 24 * 3600 * 1000;
+
 export interface DaemonOptions {
   loadConfig: () => Promise<LifeboatConfig>;
   logger: Logger;
@@ -77,26 +79,46 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   );
   options.onListening?.(address);
 
+  let watchdogAlertedAt = 0;
+  let watchdogBusy = false;
   const watchdog = async () => {
+    // A round slowed by unreachable storage must not be joined by the next one.
+    if (watchdogBusy) return;
+    watchdogBusy = true;
     try {
       lastWatchdog = await watchdogRound(
         { config: current.config, metrics, logger },
         current.policies,
         current.runbooks,
       );
+      if (watchdogError) logger.info("the watchdog works again");
       watchdogError = undefined;
       metrics.watchdogRuns.inc({ result: "ok" });
     } catch (err) {
+      const firstFailure = watchdogError === undefined;
       watchdogError = (err as Error).message;
       metrics.watchdogRuns.inc({ result: "failed" });
       logger.error({ error: watchdogError }, "the watchdog failed");
-      // Its own failure is an alert too: a silent watchdog is how backups stop unnoticed.
+      // Its own failure is an alert too (a silent watchdog is how backups stop unnoticed): when it starts, then
+      // daily while it lasts; one every round would bury everything else.
+      if (!firstFailure && Date.now() - watchdogAlertedAt < WATCHDOG_REALERT_MS) return;
+      watchdogAlertedAt = Date.now();
       await mailAlert(
         current.config,
-        { host: "lifeboat", what: "watchdog failed", code: "WATCHDOG_FAILED", message: watchdogError },
+        {
+          host: "lifeboat",
+          what: "watchdog failed",
+          code: "WATCHDOG_FAILED",
+          message: `The daemon's watchdog cannot check the hosts' freshness: ${watchdogError}`,
+          hint:
+            "Until it works again nobody is told about stale hosts or missed drills. Check that the storage is " +
+            "reachable (`lifeboat doctor`) and the daemon's log; its /healthz answers 503 while this lasts.",
+        },
         [],
         logger,
       );
+    } finally {
+      watchdogBusy = false;
     }
   };
   await scheduler.catchUp(jobs);

@@ -31,15 +31,21 @@ export function newMail(fields: Omit<OutgoingMail, "id" | "createdAt">): Outgoin
 /** The catalog that holds the outbox: the default target's. */
 const outboxOf = (config: LifeboatConfig) => catalogFor(config, config.defaults.repository);
 
-async function trySend(config: LifeboatConfig, message: OutgoingMail, env: NodeJS.ProcessEnv): Promise<void> {
-  if (!config.mail) return;
+/** Sends a message now; SMTP failures throw. */
+async function sendNow(
+  config: LifeboatConfig,
+  message: OutgoingMail,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   const { sendSmtp } = await import("./smtp.js");
-  const messageId = await sendSmtp(config.mail, message, env);
-  await outboxOf(config).put(
+  return config.mail ? sendSmtp(config.mail, message, env) : "";
+}
+
+const markSent = (config: LifeboatConfig, message: OutgoingMail, messageId: string): Promise<void> =>
+  outboxOf(config).put(
     sentKey(message.id),
     JSON.stringify({ id: message.id, sentAt: new Date().toISOString(), messageId }),
   );
-}
 
 /** Sends every pending message that was not sent yet, oldest first; returns how many went and how many wait. */
 export async function flushOutbox(
@@ -57,7 +63,8 @@ export async function flushOutbox(
     if (!body) continue;
     const message = JSON.parse(body) as OutgoingMail;
     try {
-      await trySend(config, message, env);
+      // Marked sent as soon as it went, so that it never goes twice.
+      await markSent(config, message, await sendNow(config, message, env));
       sent++;
       logger?.info({ mail: message.id, subject: message.subject }, "pending mail sent");
     } catch (err) {
@@ -78,11 +85,18 @@ export async function deliver(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Delivery> {
   if (!config.mail) return "off";
+  // Older mail goes first; but an outbox that cannot be read (the storage is down, which is just when an alert
+  // matters) must not keep this message from going.
   try {
     await flushOutbox(config, logger, env);
-    await trySend(config, message, env);
-    logger?.info({ mail: message.id, to: message.to, subject: message.subject }, "mail sent");
-    return "sent";
+  } catch (err) {
+    logger?.warn(
+      { error: (err as Error).message },
+      "pending mail cannot be read now; sending this one anyway",
+    );
+  }
+  try {
+    await sendNow(config, message, env);
   } catch (err) {
     logger?.warn(
       { mail: message.id, error: (err as Error).message },
@@ -92,10 +106,12 @@ export async function deliver(
       await outboxOf(config).put(pendingKey(message), JSON.stringify(message));
     } catch (storeErr) {
       logger?.error(
-        { mail: message.id, error: (storeErr as Error).message },
-        "mail could not be kept either",
+        { mail: message.id, subject: message.subject, error: (storeErr as Error).message },
+        "mail could not be kept either: it is lost",
       );
     }
     return "pending";
   }
+  logger?.info({ mail: message.id, to: message.to, subject: message.subject }, "mail sent");
+  return "sent";
 }

@@ -8,7 +8,8 @@ import { expect, inject, vi } from "vitest";
 import { listRuns, type RunRecord, readRecord } from "../../src/catalog/records.js";
 import { catalogFor } from "../../src/catalog/store.js";
 import { startCli } from "../helpers/cli.js";
-import { s3Env } from "../helpers/s3/start.js";
+import { s3Env, startS3Server } from "../helpers/s3/start.js";
+import { smtpConfig, startSmtp } from "../helpers/smtp.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -245,6 +246,54 @@ test("SIGHUP reloads the policies; an invalid reload keeps the old ones and says
   expect(daemon.logs().some((l) => l.msg === "reloaded policies and runbooks" && l.hosts === 2)).toBe(true);
   expect(await daemon.stop()).toBe(0);
 });
+
+test("the watchdog's own failure (its storage went away) is an alert, once; /healthz says so until it works again", async ({
+  ws,
+}) => {
+  // A server of its own: this test kills it.
+  const s3 = await startS3Server();
+  const smtp = await startSmtp();
+  try {
+    await ws.useS3(s3);
+    await ws.writeConfig(`${await readFile(ws.configFile, "utf8")}${smtpConfig(smtp)}${DAEMON}`);
+    await web1(ws, "0 0 1 1 *");
+    const env = { ...ws.env, ...s3Env(s3), SMTP_USER: smtp.user, SMTP_PASSWORD: smtp.password };
+    const daemon = await startDaemon(ws, env);
+    const health = async () => {
+      const r = await fetch(`${daemon.url}/healthz`);
+      return { status: r.status, body: (await r.json()) as { problem?: string } };
+    };
+    await waitUntil(async () => (await health()).status === 200);
+    s3.kill();
+    const isAlert = (m: { subject?: string }) =>
+      m.subject === "[lifeboat] ALERT lifeboat: watchdog failed (WATCHDOG_FAILED)";
+    const alert = await smtp.waitFor(isAlert, 60_000);
+    expect(alert.text).toContain("cannot check the hosts' freshness");
+    expect(alert.text).toContain("lifeboat doctor");
+    const sick = await health();
+    expect(sick.status).toBe(503);
+    expect(sick.body.problem).toMatch(/^the watchdog failed: /);
+    // Rounds go on failing (every second here); the alert is not repeated.
+    await sleep(4000);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(parseMetric(metrics, "lifeboat_watchdog_runs_total", { result: "failed" })).toBeGreaterThanOrEqual(
+      2,
+    );
+    expect(smtp.messages.filter(isAlert)).toHaveLength(1);
+    expect(await daemon.stop()).toBe(0);
+  } finally {
+    await smtp.stop();
+    await s3.stop();
+  }
+});
+
+async function waitUntil(ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await sleep(200);
+  }
+}
 
 /** The value of one sample in Prometheus text format, found by name and labels. */
 function parseMetric(text: string, name: string, labels: Record<string, string>): number | undefined {

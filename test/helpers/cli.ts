@@ -8,7 +8,20 @@ export interface CliResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** For a host that could not be reached (exit 13): this machine's view of the container network just after. */
+  network?: string;
 }
+
+// An ssh session into a fleet container once went silent for a minute in CI and never here: what the bridge,
+// its neighbours and the containers looked like then is what the next such failure must show.
+const NETWORK_VIEW = [
+  "ip -br addr show podman0",
+  "ip -br link show master podman0",
+  "ip neigh show dev podman0",
+  "podman ps --format '{{.Names}} {{.Status}} {{.Networks}}'",
+  "ss -tnoi state established '( dport = :22 )'",
+  "uptime",
+].join("; echo ---; ");
 
 const cliOptions = (env: NodeJS.ProcessEnv, cwd?: string) =>
   ({ env, cwd, reject: false, stdin: "ignore" }) as const;
@@ -25,12 +38,21 @@ export function startCli(
 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
   const r = await startCli(args, env, cwd);
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  const result: CliResult = {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  };
+  if (result.exitCode === 13)
+    result.network = String((await execa("sh", ["-c", NETWORK_VIEW], { reject: false, all: true })).all);
+  return result;
 }
 
 /** The `result` of a successful --json run, or the failure with its output. */
 export function jsonResult<T>(r: CliResult): T {
   if (r.exitCode !== 0)
-    throw new Error(`lifeboat exited ${r.exitCode}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    throw new Error(
+      `lifeboat exited ${r.exitCode}\nstdout: ${r.stdout}\nstderr: ${r.stderr}${r.network ? `\nnetwork: ${r.network}` : ""}`,
+    );
   return (JSON.parse(r.stdout) as { result: T }).result;
 }
