@@ -49,14 +49,33 @@ for (let i = 0; i < policies; i++) {
   );
 }
 
+// --trace-gc prints every collection on stdout: the heap left after each full (mark-compact) one is what the
+// daemon really holds, which RSS (V8 headroom, malloc arenas) does not tell.
 const daemon: ChildProcess = spawn(
   benchNode,
-  [path.join(root, "bin/lifeboat.js"), "--log-level", "warn", "daemon"],
+  ["--trace-gc", path.join(root, "bin/lifeboat.js"), "--log-level", "warn", "daemon"],
   {
     env,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   },
 );
+let liveHeapMiB: number | undefined;
+let fullGcs = 0;
+let gcLine = "";
+daemon.stdout?.on("data", (d: Buffer) => {
+  const lines = (gcLine + d.toString()).split("\n");
+  gcLine = lines.pop() ?? "";
+  for (const line of lines) {
+    const m = /Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+    if (!m) continue;
+    liveHeapMiB = Number(m[1]);
+    fullGcs++;
+  }
+});
+const heap = () =>
+  liveHeapMiB === undefined
+    ? "no full GC yet"
+    : `heap after the last full GC ${liveHeapMiB.toFixed(1)} MB (${fullGcs} full GCs)`;
 let stderr = "";
 daemon.stderr?.on("data", (d: Buffer) => {
   stderr += d.toString();
@@ -78,16 +97,16 @@ const children = () =>
   }).length;
 
 await new Promise((r) => setTimeout(r, 20_000));
-const start = { rss: rssMiB(), fds: fds(), children: children(), at: Date.now() };
+const start = { rss: rssMiB(), fds: fds(), children: children(), heap: heap(), at: Date.now() };
 const samples: string[] = [];
 const sampleEvery = Math.max(60_000, (minutes * 60_000) / 10);
 for (let t = 0; t < minutes * 60_000 - 20_000; t += sampleEvery) {
   await new Promise((r) => setTimeout(r, Math.min(sampleEvery, minutes * 60_000 - 20_000 - t)));
   samples.push(
-    `${((Date.now() - start.at) / 60_000).toFixed(1)} min: rss ${rssMiB().toFixed(1)} MiB, fds ${fds()}, children ${children()}`,
+    `${((Date.now() - start.at) / 60_000).toFixed(1)} min: rss ${rssMiB().toFixed(1)} MiB, fds ${fds()}, children ${children()}, ${heap()}`,
   );
 }
-const end = { rss: rssMiB(), fds: fds(), children: children() };
+const end = { rss: rssMiB(), fds: fds(), children: children(), heap: heap() };
 const stoppedAt = Date.now();
 daemon.kill("SIGTERM");
 const code = await new Promise<number | null>((r) => daemon.once("exit", (c) => r(c)));
@@ -115,10 +134,12 @@ console.log(
   `daemon soak: ${policies} policies, one snapshot each every ${every}s, ${minutes} min, S3 test server, concurrency 4`,
 );
 console.log(
-  `start (after 20 s): rss ${start.rss.toFixed(1)} MiB, fds ${start.fds}, children ${start.children}`,
+  `start (after 20 s): rss ${start.rss.toFixed(1)} MiB, fds ${start.fds}, children ${start.children}, ${start.heap}`,
 );
 for (const s of samples) console.log(`  ${s}`);
-console.log(`end:                rss ${end.rss.toFixed(1)} MiB, fds ${end.fds}, children ${end.children}`);
+console.log(
+  `end:                rss ${end.rss.toFixed(1)} MiB, fds ${end.fds}, children ${end.children}, ${end.heap}`,
+);
 console.log(`after SIGTERM: exit ${code}, children left ${afterStop}`);
 console.log(
   `snapshot runs in the catalog: ${total} (${[...outcomes].map(([k, v]) => `${k} ${v}`).join(", ")}); unfinished records: ${unfinished}; ticks in the window ≈ ${expectedTicks} (+ ${policies} catch-ups at start)`,

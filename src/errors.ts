@@ -50,6 +50,8 @@ const exitCodeByErrorCode = {
   HOST_UNREACHABLE: ExitCode.hostUnreachable,
   HOST_FILE_MISSING: ExitCode.failure,
   HOST_SETUP_FAILED: ExitCode.failure,
+  AUDIT_UNSUPPORTED: ExitCode.environment,
+  AUDIT_FAILED: ExitCode.failure,
   DUMP_FAILED: ExitCode.failure,
   LOAD_FAILED: ExitCode.failure,
   COMMAND_TIMEOUT: ExitCode.timedOut,

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerAdmin } from "./admin.js";
+import { registerAudit } from "./audit.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerDaemon } from "./daemon.js";
@@ -81,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRestore(program, run);
   registerUnlock(program, run);
   registerStatus(program, run);
+  registerAudit(program, run);
   registerForget(program, run);
   registerCheck(program, run);
   registerRecover(program, run);

@@ -33,6 +33,8 @@ export interface Policy extends PolicyDefaults {
   runbook: string | undefined;
   /** Recipients of this host's reports and alerts beside the global ones. */
   notify: string[];
+  /** More places `lifeboat audit` scans. */
+  auditPaths: string[];
 }
 
 export interface PolicySet {
@@ -218,6 +220,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     exclude: p.exclude,
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,
     notify: p.notify,
+    auditPaths: p.audit.paths.map(normalizePath),
   };
 }
 

@@ -118,6 +118,11 @@ export const policySchema = z.strictObject({
   notify: z.array(emailAddress).default([]),
   /** The host's runbook, relative to lifeboat.yaml's directory. */
   runbook: z.string().min(1).optional(),
+  /** `lifeboat audit`: more places to look for unclassified data, beside the usual state places. */
+  audit: z
+    .object({ paths: z.array(classifiedPath).default([]) })
+    .strict()
+    .default({ paths: [] }),
 });
 
 export type PolicyFile = z.infer<typeof policySchema>;
