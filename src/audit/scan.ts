@@ -142,6 +142,7 @@ const PACKAGES_SCRIPT = [
   "cd /var/lib/dpkg/info || exit 3",
   "echo @owned; cat ./*.list",
   'echo @md5; awk \'{ f = FILENAME; sub(/^\\.\\//, "", f); sub(/\\.md5sums$/, "", f); print f " " $0 }\' ./*.md5sums',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
   "echo @conffiles; dpkg-query -W -f='${Package}\\n${Conffiles}\\n'",
   "echo @ucf; cat /var/lib/ucf/hashfile 2>/dev/null; true",
 ].join("\n");
