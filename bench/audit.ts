@@ -6,7 +6,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AUDIT_ROOTS } from "../src/audit/scan.ts";
 import { benchNode, median, timed } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -60,29 +59,6 @@ const env = {
   LIFEBOAT_HOME: path.join(dir, "home"),
 };
 
-// The floor: find over the same places, printing the same fields, read by this machine.
-const find = () =>
-  timed(
-    "podman",
-    [
-      "exec",
-      container,
-      "find",
-      ...AUDIT_ROOTS,
-      "-xdev",
-      "(",
-      "-type",
-      "f",
-      "-o",
-      "-type",
-      "l",
-      ")",
-      "-printf",
-      "%y\\t%s\\t%T@\\t%l\\t%p\\0",
-    ],
-    env,
-  );
-
 // The audit exits 9 (it finds the bulk): once for its answer, then timed by exit status 9.
 const first = spawnSync(
   benchNode,
@@ -97,7 +73,31 @@ const result = JSON.parse(first.stdout).result as {
   scanned: number;
   verified: number;
   groups: Array<{ path: string; files: number }>;
+  roots: string[];
 };
+// The floor: find over the same places, printing the same fields, read by this machine.
+const find = () =>
+  timed(
+    "podman",
+    [
+      "exec",
+      container,
+      "find",
+      ...result.roots,
+      "-xdev",
+      "(",
+      "-type",
+      "f",
+      "-o",
+      "-type",
+      "l",
+      ")",
+      "-printf",
+      "%y\\t%s\\t%T@\\t%l\\t%p\\0",
+    ],
+    env,
+  );
+
 const auditSeconds = (): number => {
   const start = process.hrtime.bigint();
   const r = spawnSync(

@@ -96,7 +96,9 @@ export function groupFindings(
   actualMd5: ReadonlyMap<string, string>,
   roots: readonly string[],
 ): AuditGroup[] {
-  const groups = new Map<string, AuditGroup>();
+  // Newest as a number while counting: a Date per file was most of the CPU time on 200,000 files.
+  const groups = new Map<string, AuditGroup & { newestSeconds: number }>();
+  const groupOfDir = new Map<string, string>();
   for (const f of files) {
     let kind: FindingKind;
     let pkg: string | undefined;
@@ -117,7 +119,13 @@ export function groupFindings(
     } else {
       kind = "unclassified";
     }
-    const path = groupPathOf(f.path, roots);
+    const dir = f.path.slice(0, f.path.lastIndexOf("/"));
+    let path = groupOfDir.get(dir);
+    if (path === undefined || !isInside(f.path, path)) {
+      path = groupPathOf(f.path, roots);
+      // Files directly in a root are groups of their own; the rest of a directory shares its group.
+      if (isInside(dir, path) || dir === path) groupOfDir.set(dir, path);
+    }
     const key = `${kind} ${path}`;
     let g = groups.get(key);
     if (!g) {
@@ -126,7 +134,8 @@ export function groupFindings(
         kind,
         files: 0,
         bytes: 0,
-        newest: new Date(0).toISOString(),
+        newest: "",
+        newestSeconds: 0,
         examples: [],
         packages: [],
         suggestion: suggest(path, kind),
@@ -135,12 +144,13 @@ export function groupFindings(
     }
     g.files++;
     g.bytes += f.bytes;
-    const at = new Date(f.mtime * 1000).toISOString();
-    if (at > g.newest) g.newest = at;
+    if (f.mtime > g.newestSeconds) g.newestSeconds = f.mtime;
     if (g.examples.length < 3) g.examples.push(f.path);
     if (pkg && !g.packages.includes(pkg)) g.packages.push(pkg);
   }
-  return [...groups.values()].sort((a, b) => b.bytes - a.bytes || a.path.localeCompare(b.path));
+  return [...groups.values()]
+    .map(({ newestSeconds, ...g }) => ({ ...g, newest: new Date(newestSeconds * 1000).toISOString() }))
+    .sort((a, b) => b.bytes - a.bytes || a.path.localeCompare(b.path));
 }
 
 /** The policy lines that would classify every group as suggested. */

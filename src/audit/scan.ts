@@ -108,9 +108,12 @@ export async function auditHost(
 ): Promise<AuditResult> {
   const started = Date.now();
   const roots = [...new Set([...AUDIT_ROOTS, ...policy.auditPaths])].sort();
-  const packages = await readPackages(transport, roots, options.signal);
   const warnings: string[] = [];
-  const files = await scanFiles(transport, roots, prunedPaths(policy), options, warnings);
+  // Two round trips side by side: the package database does not depend on the scan.
+  const [packages, files] = await Promise.all([
+    readPackages(transport, roots, options.signal),
+    scanFiles(transport, roots, prunedPaths(policy), options, warnings),
+  ]);
   // Only package files are read (and small configuration files, to recognise a package's copies), to compare
   // them with what the packages installed.
   const toVerify = files
