@@ -1,16 +1,20 @@
 // `lifeboat recover` and `lifeboat drill`: a fresh machine from the runbook, the irreplaceable data restored onto
 // it, the checks run, and a report in the catalog. A drill's machine is isolated and always removed at the end.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
+import { compareRebuild, type Drift } from "../drift/compare.js";
 import { type ErrorCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { mailReport } from "../mail/notify.js";
 import type { Policy } from "../policy/load.js";
 import { openProvider } from "../provider/open.js";
 import type { ProvisionedHost } from "../provider/types.js";
 import type { CheckResult, PhaseResult, RecoveryReport, StepResult } from "../report/schema.js";
-import type { Runbook } from "../runbook/load.js";
+import { type Runbook, renderTemplate, variablesIn } from "../runbook/load.js";
+import { openTransport } from "../transport/open.js";
 import { VERSION } from "../version.js";
 import { runCheck } from "./checks.js";
 import { planRecovery, type RecoveryPlan } from "./plan.js";
@@ -32,7 +36,8 @@ export type PhaseEvent =
       seconds?: number;
     }
   | { type: "step"; step: StepResult }
-  | { type: "check"; check: CheckResult };
+  | { type: "check"; check: CheckResult }
+  | { type: "drift"; drift: Drift };
 
 export interface RecoverOptions {
   config: LifeboatConfig;
@@ -65,6 +70,32 @@ function productionMachine(policy: Policy, runbook: Runbook): string {
 }
 
 const drillMachine = (host: string, runId: string): string => `${host}-drill-${runId}`;
+
+/**
+ * The md5 of every file the runbook renders from a template, as rendered for production; null for one that
+ * uses {{runId}} (no two runs write it alike).
+ */
+async function renderedForProduction(
+  runbook: Runbook,
+  vars: Record<string, string>,
+): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  for (const step of runbook.steps) {
+    if (step.kind !== "files" || !step.template) continue;
+    for (const f of step.files) {
+      const text = (await readFile(f.src)).toString("utf8");
+      out.set(
+        f.dest,
+        variablesIn(text).includes("runId")
+          ? null
+          : createHash("md5")
+              .update(renderTemplate(text, vars, f.src))
+              .digest("hex"),
+      );
+    }
+  }
+  return out;
+}
 
 export async function recoverHost(options: RecoverOptions): Promise<RecoverResult> {
   const { mode } = options;
@@ -184,6 +215,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
   let restored: RestoredData | undefined;
   let machine: ProvisionedHost | undefined;
   let interruption: unknown;
+  let drift: Drift | undefined;
 
   const phase = async (name: PhaseName, fn: () => Promise<boolean | "skipped">): Promise<void> => {
     if (failure || interruption) {
@@ -272,6 +304,32 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       return true;
     });
     await phase("configure", () => runSteps(before));
+    // A drill compares what the code rebuilt with production before any data goes back.
+    if (mode === "drill" && machine && !failure && !interruption) {
+      const rebuilt = machine.transport;
+      try {
+        drift = await compareRebuild({
+          policy,
+          production: () => openTransport(policy.host, policy.transport),
+          rebuilt,
+          expectedInProduction: async (production) =>
+            renderedForProduction(runbook, {
+              ...runbook.vars,
+              host: policy.host,
+              name: productionMachine(policy, runbook),
+              address: await production.address(),
+              mode: "recovery",
+            }),
+          signal: o.signal,
+          logger,
+        });
+        o.onEvent?.({ type: "drift", drift });
+      } catch (err) {
+        if (!o.signal?.aborted) throw err;
+        interruption = o.signal.reason ?? err;
+        failure = { phase: "configure", code: "INTERRUPTED", message: "interrupted" };
+      }
+    }
     await phase("restore", async () => {
       if (!machine) return false;
       if (o.noData) return "skipped";
@@ -354,7 +412,8 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
           detail: "not run",
         });
   }
-  const rtoSeconds = (Date.now() - started) / 1000;
+  // The drift comparison is the drill's own work, not part of bringing the host back.
+  const rtoSeconds = (Date.now() - started) / 1000 - (drift?.seconds ?? 0);
 
   // Teardown: a drill's machine always goes, unless a failed drill is kept on request.
   let cleanup: RecoveryReport["cleanup"] = "not needed";
@@ -429,6 +488,7 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     checks,
     restored: restored ? withoutSentinel(restored) : undefined,
     failure,
+    drift,
     cleanup,
     cleanupHint,
     resticVersion: restored?.resticVersion ?? plan.resticVersion,

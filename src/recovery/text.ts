@@ -1,4 +1,6 @@
 // The plan and the report as a person on call reads them in a terminal.
+
+import { driftSummary } from "../report/render.js";
 import { formatBytes } from "../util/bytes.js";
 import { formatDuration } from "../util/duration.js";
 import type { RecoveryPlan } from "./plan.js";
@@ -42,6 +44,7 @@ export function eventLine(e: PhaseEvent): string | undefined {
   }
   if (e.type === "step")
     return `  ${e.step.status === "passed" ? "ok  " : "FAIL"} ${e.step.name} (${secs(e.step.seconds)})`;
+  if (e.type === "drift") return `  rebuild drift against production: ${driftSummary(e.drift)}`;
   if (e.type === "check")
     return `  ${e.check.status === "passed" ? "ok  " : "FAIL"} check ${e.check.name}: ${e.check.detail} (${e.check.attempts} attempt${e.check.attempts === 1 ? "" : "s"})`;
   return undefined;

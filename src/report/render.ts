@@ -53,10 +53,54 @@ export function reportText(r: RecoveryReport): string {
   for (const s of r.steps)
     lines.push(`  step  ${mark(s.status)} ${s.name} (${secs(s.seconds)})${s.error ? `: ${s.error}` : ""}`);
   for (const c of r.checks) lines.push(`  check ${mark(c.status)} ${c.name}: ${c.detail}`);
+  if (r.drift) {
+    lines.push(`  rebuild drift: ${driftSummary(r.drift)}`);
+    for (const [what, why] of driftLines(r.drift)) lines.push(`    ${what}: ${why}`);
+  }
   if (r.mode === "drill")
     lines.push(`  cleanup: ${r.cleanup}${r.cleanupHint ? ` (remove with: ${r.cleanupHint})` : ""}`);
   lines.push(`  restic ${r.resticVersion}, lifeboat ${r.lifeboatVersion}`);
   return lines.join("\n");
+}
+
+type DriftReport = NonNullable<RecoveryReport["drift"]>;
+
+/** One line: "none", "not compared (...)", or the counts. */
+export function driftSummary(d: DriftReport): string {
+  if (!d.compared) return `not compared (${d.reason ?? "unknown"})`;
+  const c = d.files.counts;
+  const p = d.packages;
+  const parts = [
+    c.onlyProduction ? `${c.onlyProduction} only in production` : "",
+    c.onlyRebuilt ? `${c.onlyRebuilt} only in the rebuild` : "",
+    c.differ ? `${c.differ} differ` : "",
+    p?.onlyProduction.length ? `packages only in production: ${p.onlyProduction.join(" ")}` : "",
+    p?.onlyRebuilt.length ? `packages only in the rebuild: ${p.onlyRebuilt.join(" ")}` : "",
+    p?.versionDiffers.length ? `${p.versionDiffers.length} package versions differ` : "",
+  ].filter(Boolean);
+  return parts.length
+    ? parts.join("; ")
+    : `none (${c.same} files in ${d.paths.length} rebuildable path${d.paths.length === 1 ? "" : "s"} identical${p ? ", same packages" : ""})`;
+}
+
+/** Each drifted file with what is wrong with it. */
+function driftLines(d: DriftReport): Array<[string, string]> {
+  return [
+    ...d.files.onlyProduction.map((f): [string, string] => [
+      f,
+      "only in production: the runbook does not make it",
+    ]),
+    ...d.files.differ.map((f): [string, string] => [f, "differs from what the runbook makes"]),
+    ...d.files.onlyRebuilt.map((f): [string, string] => [f, "only in the rebuild: production lacks it"]),
+    ...(d.notCompared ?? []).map((f): [string, string] => [
+      f,
+      "not compared: written from a template that uses {{runId}}",
+    ]),
+    ...(d.packages?.versionDiffers ?? []).map((v): [string, string] => [
+      `package ${v.name}`,
+      `production ${v.production}, rebuild ${v.rebuilt}`,
+    ]),
+  ];
 }
 
 const mark = (status: string): string =>
@@ -150,6 +194,15 @@ export function reportHtml(r: RecoveryReport): string {
         e([s.exitCode !== undefined ? `exit ${s.exitCode}` : "", s.error ?? ""].filter(Boolean).join(": ")),
       ]),
     ) +
+    (r.drift
+      ? `<h3 style="margin:16px 0 0">Rebuild drift</h3><p style="margin:4px 0;font-size:14px">${e(driftSummary(r.drift))}</p>` +
+        (driftLines(r.drift).length
+          ? table(
+              ["Path", "Drift"],
+              driftLines(r.drift).map(([what, why]) => [`<code>${e(what)}</code>`, e(why)]),
+            )
+          : "")
+      : "") +
     (r.checks.length
       ? `<h3 style="margin:16px 0 0">Checks</h3>` +
         table(

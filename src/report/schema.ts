@@ -99,6 +99,39 @@ export const recoveryReportSchema = z.object({
       outputTail: z.string().optional(),
     })
     .optional(),
+  /**
+   * A drill's rebuild against production, before the data went back: the rebuildable paths' files present on
+   * one side only or different, and the installed packages. Not counted in the RTO.
+   */
+  drift: z
+    .object({
+      compared: z.boolean(),
+      reason: z.string().optional(),
+      seconds: z.number(),
+      paths: z.array(z.string()),
+      notCompared: z.array(z.string()).optional(),
+      files: z.object({
+        onlyProduction: z.array(z.string()),
+        onlyRebuilt: z.array(z.string()),
+        differ: z.array(z.string()),
+        counts: z.object({
+          same: z.number(),
+          onlyProduction: z.number(),
+          onlyRebuilt: z.number(),
+          differ: z.number(),
+        }),
+      }),
+      packages: z
+        .object({
+          onlyProduction: z.array(z.string()),
+          onlyRebuilt: z.array(z.string()),
+          versionDiffers: z.array(
+            z.object({ name: z.string(), production: z.string(), rebuilt: z.string() }),
+          ),
+        })
+        .optional(),
+    })
+    .optional(),
   /** A drill's machine: removed, kept (--keep) or the removal failed. */
   cleanup: z.enum(["removed", "kept", "failed", "not needed"]),
   cleanupHint: z.string().optional(),
