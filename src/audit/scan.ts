@@ -1,8 +1,6 @@
 // `lifeboat audit`: what a live host keeps that its policy does not classify. Reads file metadata only (find),
 // the package database (dpkg), and the contents of package files alone, to compare them with their recorded md5.
 import { execa } from "execa";
-import { catalogFor } from "../catalog/store.js";
-import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import type { Policy } from "../policy/load.js";
 import type { Transport } from "../transport/types.js";
@@ -310,14 +308,4 @@ async function md5OnHost(
   }
   for (const line of r.stderr.split("\n").filter(Boolean).slice(0, 5)) warnings.push(line);
   return out;
-}
-
-/** Keeps the audit in the catalog, for the digest and for later comparison. */
-export async function recordAudit(
-  config: LifeboatConfig,
-  policy: Policy,
-  result: AuditResult,
-): Promise<void> {
-  const key = `audits/${policy.host}/${result.at.replace(/[:.]/g, "-")}.json`;
-  await catalogFor(config, policy.repository).put(key, JSON.stringify(result));
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { suggestedPolicy } from "../audit/findings.js";
-import { type AuditResult, auditHost, recordAudit } from "../audit/scan.js";
+import { type AuditResult, auditHost } from "../audit/scan.js";
+import { recordAudit } from "../audit/store.js";
 import { ExitCode } from "../errors.js";
 import { policyForHost } from "../policy/load.js";
 import { openTransport } from "../transport/open.js";

@@ -1,11 +1,13 @@
 // The weekly digest: every host at a glance (last snapshot and its age against the RPO, last drill and its
 // verdict, the RTO of the last drills), in text and HTML. Built from the catalog alone.
+import { newestAudit } from "../audit/store.js";
 import type { LifeboatConfig } from "../config/load.js";
+import { hasDrift } from "../drift/compare.js";
 import { requireValidPolicies } from "../policy/load.js";
 import { hostStatus } from "../status/status.js";
 import { formatDuration } from "../util/duration.js";
 import { hostReports } from "./find.js";
-import { escapeHtml } from "./render.js";
+import { driftSummary, escapeHtml } from "./render.js";
 
 export interface DigestRow {
   host: string;
@@ -25,6 +27,10 @@ export interface DigestRow {
     | undefined;
   /** RTO of the last drills, oldest first. */
   rtoTrend: number[];
+  /** The last drill's rebuild drift, in one line, when it had any (or could not compare). */
+  drift: string | undefined;
+  /** The newest `lifeboat audit`: when, and what it found. */
+  audit: { at: string; groups: number; files: number } | undefined;
 }
 
 export interface Digest {
@@ -44,6 +50,7 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
       .filter((r) => r.mode === "drill")
       .slice(0, TREND);
     const last = drills[0];
+    const audit = await newestAudit(config, policy);
     rows.push({
       host: policy.host,
       lastSnapshotAt: status.lastGoodSnapshot?.at,
@@ -59,12 +66,36 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
         rtoTargetSeconds: last.rto.targetSeconds,
       },
       rtoTrend: drills.map((d) => d.rto.seconds).reverse(),
+      drift:
+        last?.drift && (hasDrift(last.drift) || !last.drift.compared) ? driftSummary(last.drift) : undefined,
+      audit: audit && {
+        at: audit.at,
+        groups: audit.groups.length,
+        files: audit.groups.reduce((n, g) => n + g.files, 0),
+      },
     });
   }
   const attention = rows
-    .filter((r) => !r.fresh || r.lastRunFailed || r.lastDrill?.verdict !== "passed")
+    .filter(
+      (r) =>
+        !r.fresh ||
+        r.lastRunFailed ||
+        r.lastDrill?.verdict !== "passed" ||
+        r.drift !== undefined ||
+        (r.audit?.groups ?? 0) > 0,
+    )
     .map((r) => r.host);
   return { generatedAt: now.toISOString(), rows, attention };
+}
+
+/** The audit and drift of a host in a few words: what the classification misses. */
+function classification(r: DigestRow, now: string): string {
+  const audit = r.audit
+    ? r.audit.groups
+      ? `audit ${age((Date.parse(now) - Date.parse(r.audit.at)) / 1000)}: ${r.audit.groups} unclassified (${r.audit.files} files)`
+      : `audit ${age((Date.parse(now) - Date.parse(r.audit.at)) / 1000)}: clean`
+    : "never audited";
+  return `${audit}; ${r.drift ? `drift: ${r.drift}` : r.lastDrill ? "no drift" : "drift unknown"}`;
 }
 
 const age = (s: number | undefined): string => (s === undefined ? "never" : `${formatDuration(s)} ago`);
@@ -74,7 +105,9 @@ function state(r: DigestRow): string {
   if (!r.fresh) return "STALE";
   if (r.lastRunFailed) return "LAST RUN FAILED";
   if (!r.lastDrill) return "NEVER DRILLED";
-  return r.lastDrill.verdict === "passed" ? "ok" : "DRILL FAILED";
+  if (r.lastDrill.verdict !== "passed") return "DRILL FAILED";
+  if (r.drift) return "DRIFT";
+  return r.audit?.groups ? "UNCLASSIFIED DATA" : "ok";
 }
 
 export function digestSubject(d: Digest): string {
@@ -90,7 +123,7 @@ export function digestText(d: Digest): string {
       ? `last drill ${r.lastDrill.verdict.toUpperCase()} ${age((Date.parse(d.generatedAt) - Date.parse(r.lastDrill.at)) / 1000)}, RTO ${formatDuration(r.lastDrill.rtoSeconds)}${r.lastDrill.rtoTargetSeconds ? `/${formatDuration(r.lastDrill.rtoTargetSeconds)}` : ""}`
       : "never drilled";
     lines.push(
-      `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)}); ${drill}; RTO trend ${trend(r.rtoTrend)}`,
+      `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)}); ${drill}; RTO trend ${trend(r.rtoTrend)}; ${classification(r, d.generatedAt)}`,
     );
   }
   return lines.join("\n");
@@ -103,7 +136,7 @@ export function digestHtml(d: Digest): string {
     .map((r) => {
       const s = state(r);
       const color = s === "ok" ? "#1a7f37" : "#cf222e";
-      return `<tr><td style="${cell}">${e(r.host)}</td><td style="${cell};color:${color};font-weight:600">${e(s)}</td><td style="${cell}">${e(age(r.snapshotAgeSeconds))} / RPO ${e(formatDuration(r.rpoSeconds))}</td><td style="${cell}">${r.lastDrill ? `${e(r.lastDrill.verdict.toUpperCase())}, RTO ${e(formatDuration(r.lastDrill.rtoSeconds))}` : "never"}</td><td style="${cell}">${e(trend(r.rtoTrend))}</td></tr>`;
+      return `<tr><td style="${cell}">${e(r.host)}</td><td style="${cell};color:${color};font-weight:600">${e(s)}</td><td style="${cell}">${e(age(r.snapshotAgeSeconds))} / RPO ${e(formatDuration(r.rpoSeconds))}</td><td style="${cell}">${r.lastDrill ? `${e(r.lastDrill.verdict.toUpperCase())}, RTO ${e(formatDuration(r.lastDrill.rtoSeconds))}` : "never"}</td><td style="${cell}">${e(trend(r.rtoTrend))}</td><td style="${cell}">${e(classification(r, d.generatedAt))}</td></tr>`;
     })
     .join("");
   return (
@@ -111,7 +144,7 @@ export function digestHtml(d: Digest): string {
     `<body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f">` +
     `<h2>${e(digestSubject(d).replace("[lifeboat] ", ""))}</h2>` +
     `<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px">` +
-    `<tr>${["Host", "State", "Last snapshot", "Last drill", "RTO trend"].map((h) => `<th style="${cell};background:#f6f8fa">${h}</th>`).join("")}</tr>${rows}</table>` +
+    `<tr>${["Host", "State", "Last snapshot", "Last drill", "RTO trend", "Audit and drift"].map((h) => `<th style="${cell};background:#f6f8fa">${h}</th>`).join("")}</tr>${rows}</table>` +
     `<p style="color:#6e7781;font-size:12px">${e(d.generatedAt)}</p></body></html>`
   );
 }

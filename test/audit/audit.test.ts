@@ -6,6 +6,7 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { AuditResult } from "../../src/audit/scan.js";
 import { catalogFor } from "../../src/catalog/store.js";
+import type { Digest } from "../../src/report/digest.js";
 import { runCli } from "../helpers/cli.js";
 import { type ContainerHost, DB_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
 import { s3Env } from "../helpers/s3/start.js";
@@ -119,6 +120,11 @@ test("the audit finds the unclassified state and the changed package file, and n
   // Kept in the catalog for the digest.
   const stored = await catalogFor(await ws.config(), "offsite").list("audits/web1/");
   expect(stored).toHaveLength(1);
+  // And the weekly digest says so.
+  const digest = (JSON.parse((await runCli(["--json", "digest"], ws.env)).stdout) as { result: Digest })
+    .result;
+  expect(digest.rows[0]?.audit).toMatchObject({ groups: 2, files: 2 });
+  expect((await runCli(["digest"], ws.env)).stdout).toMatch(/audit .* ago: 2 unclassified \(2 files\)/);
 });
 
 test("once the policy classifies the state and the edit is undone, the audit finds nothing", async () => {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
+import type { Digest } from "../../src/report/digest.js";
 import { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
 import { DB_IMAGE, RUN_OPTIONS } from "../helpers/fleet.js";
@@ -107,6 +108,13 @@ test("a drill lists the hand-made file in a rebuildable path as drift, and passe
   expect(text.stdout).toContain(
     "/etc/nginx/conf.d/extra.conf: only in production: the runbook does not make it",
   );
+  // The weekly digest carries it: the host needs attention.
+  const out = await runCli(["--json", "digest"], ws.env);
+  expect(out.exitCode).toBe(9);
+  const digest = (JSON.parse(out.stdout) as { result: Digest }).result;
+  expect(digest.attention).toEqual(["web1"]);
+  expect(digest.rows[0]).toMatchObject({ host: "web1", drift: "1 only in production" });
+  expect((await runCli(["digest"], ws.env)).stdout).toContain("web1: DRIFT;");
 });
 
 test("once the runbook makes the file, the drill finds no drift", async () => {
