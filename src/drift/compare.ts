@@ -40,6 +40,7 @@ const MANIFEST =
   'find "$p" -xdev -type f -print0 | xargs -0 -r md5sum -z --; ' +
   "find \"$p\" -xdev -type l -printf 'L:%l\\t%p\\0'; done";
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
 const PACKAGES = "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null || exit 3";
 
 async function manifest(t: Transport, paths: string[], signal?: AbortSignal): Promise<Map<string, string>> {
