@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { scanArgv } from "../src/audit/find-args.ts";
 import { benchNode, median, timed } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -76,27 +77,7 @@ const result = JSON.parse(first.stdout).result as {
   roots: string[];
 };
 // The floor: find over the same places, printing the same fields, read by this machine.
-const find = () =>
-  timed(
-    "podman",
-    [
-      "exec",
-      container,
-      "find",
-      ...result.roots,
-      "-xdev",
-      "(",
-      "-type",
-      "f",
-      "-o",
-      "-type",
-      "l",
-      ")",
-      "-printf",
-      "%y\\t%s\\t%T@\\t%l\\t%p\\0",
-    ],
-    env,
-  );
+const find = () => timed("podman", ["exec", container, ...scanArgv(result.roots, [])], env);
 
 const auditSeconds = (): number => {
   const start = process.hrtime.bigint();

@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { Policy } from "../policy/load.js";
 import type { Transport } from "../transport/types.js";
+import { scanArgv } from "./find-args.js";
 import { type AuditGroup, groupFindings, type PackageFacts, type ScannedFile } from "./findings.js";
 
 /** The usual places state hides; a policy adds its own with `audit.paths`. */
@@ -210,22 +211,7 @@ async function scanFiles(
   options: AuditOptions,
   warnings: string[],
 ): Promise<ScannedFile[]> {
-  const prune = pruned.flatMap((p, i) => [...(i ? ["-o"] : []), "-path", p]);
-  const argv = [
-    "find",
-    ...roots,
-    "-xdev",
-    ...(prune.length ? ["(", ...prune, ")", "-prune", "-o"] : []),
-    "(",
-    "-type",
-    "f",
-    "-o",
-    "-type",
-    "l",
-    ")",
-    "-printf",
-    "%y\\t%s\\t%T@\\t%l\\t%p\\0",
-  ];
+  const argv = scanArgv(roots, pruned);
   const files: ScannedFile[] = [];
   let rest = "";
   let nextReport = 5000;
