@@ -70,10 +70,10 @@ function suggest(group: string, kind: FindingKind): AuditGroup["suggestion"] {
 export interface PackageFacts {
   /** Package-owned paths (files, links, directories). */
   owned: ReadonlySet<string>;
-  /** The recorded md5 of package files and conffiles in scope, and their package. */
-  md5: ReadonlyMap<string, { md5: string; pkg: string }>;
-  /** Every md5 any package recorded, anywhere: a file with one of them is a copy a package's script made. */
-  allMd5: ReadonlySet<string>;
+  /** The recorded digest (md5 for dpkg; md5 or sha256 for rpm, by length) of package files in scope. */
+  digest: ReadonlyMap<string, { sum: string; pkg: string }>;
+  /** Every digest any package recorded, anywhere: a file with one of them is a copy a package's script made. */
+  allDigests: ReadonlySet<string>;
 }
 
 /** Where a symlink points, as an absolute path. */
@@ -92,8 +92,8 @@ export function linkTarget(file: string, target: string): string {
 export function groupFindings(
   files: readonly ScannedFile[],
   packages: PackageFacts,
-  /** md5 of the package files that were read for comparison. */
-  actualMd5: ReadonlyMap<string, string>,
+  /** The digests (md5, and sha256 where a package records one) of the files that were read for comparison. */
+  actual: ReadonlyMap<string, readonly string[]>,
   roots: readonly string[],
 ): AuditGroup[] {
   // Newest as a number while counting: a Date per file was most of the CPU time on 200,000 files.
@@ -102,10 +102,10 @@ export function groupFindings(
   for (const f of files) {
     let kind: FindingKind;
     let pkg: string | undefined;
-    const recorded = packages.md5.get(f.path);
+    const recorded = packages.digest.get(f.path);
+    const sums = actual.get(f.path);
     if (recorded && f.type === "f") {
-      const actual = actualMd5.get(f.path);
-      if (actual === undefined || actual === recorded.md5) continue;
+      if (sums === undefined || sums.includes(recorded.sum)) continue;
       kind = "modified-package-file";
       pkg = recorded.pkg;
     } else if (packages.owned.has(f.path)) {
@@ -113,7 +113,7 @@ export function groupFindings(
     } else if (f.type === "l" && f.target && packages.owned.has(linkTarget(f.path, f.target))) {
       // A link to a package's file (a site or module enabled by its scripts) is the package's doing.
       continue;
-    } else if (packages.allMd5.has(actualMd5.get(f.path) ?? "")) {
+    } else if (sums?.some((sum) => packages.allDigests.has(sum))) {
       // A copy of a file some package ships (/etc/profile from base-files): its install scripts put it there.
       continue;
     } else {

@@ -13,6 +13,7 @@ export const AUDIT_ROOTS = ["/srv", "/var/lib", "/var/www", "/home", "/opt", "/e
 /** Kept by the system and its package manager, rebuilt with the packages: never findings. */
 export const SYSTEM_PATHS = [
   "/var/lib/dpkg",
+  "/var/lib/rpm",
   "/var/lib/apt",
   "/var/lib/ucf",
   "/var/lib/systemd",
@@ -60,7 +61,7 @@ export const SYSTEM_PATHS = [
   "/etc/subgid-",
 ];
 
-/** Where package scripts copy files from /usr/share: small unowned files here are compared with every package md5. */
+/** Where package scripts copy files from /usr/share: small unowned files here are compared with every package digest. */
 const COPY_ROOTS = ["/etc", "/root", "/var/www"];
 const COPY_MAX_BYTES = 1024 * 1024;
 
@@ -77,7 +78,7 @@ export interface AuditResult {
   roots: string[];
   /** Files and symlinks looked at (outside every classified path). */
   scanned: number;
-  /** Package files whose contents were compared with their recorded md5. */
+  /** Files whose contents were compared with their package's recorded digest (or all packages' digests). */
   verified: number;
   groups: AuditGroup[];
   /** What find or md5sum could not read, briefly. */
@@ -119,13 +120,15 @@ export async function auditHost(
     .filter(
       (f) =>
         f.type === "f" &&
-        (packages.md5.has(f.path) ||
+        (packages.digest.has(f.path) ||
           (!packages.owned.has(f.path) &&
             f.bytes <= COPY_MAX_BYTES &&
             COPY_ROOTS.some((r) => f.path.startsWith(`${r}/`)))),
     )
     .map((f) => f.path);
-  const actual = await md5OnHost(transport, toVerify, options.signal, warnings);
+  // sha256 too where any package records one (rpm's default since 4.14); dpkg records md5 only.
+  const sha256 = [...packages.allDigests].some((d) => d.length === 64);
+  const actual = await digestsOnHost(transport, toVerify, sha256, options.signal, warnings);
   return {
     host: policy.host,
     at: new Date(started).toISOString(),
@@ -138,15 +141,22 @@ export async function auditHost(
   };
 }
 
-// One round trip: the owned paths, the md5sums of package files and the conffiles, each section marked.
+// One round trip: dpkg's owned paths, md5sums of package files, conffiles and ucf's hashfile, and rpm's files
+// with their digests, each section marked. A host may have both (rpm on Debian): both count. Exit 3: neither.
 const PACKAGES_SCRIPT = [
-  "command -v dpkg-query >/dev/null 2>&1 || exit 3",
-  "cd /var/lib/dpkg/info || exit 3",
+  "found=0",
+  "if command -v dpkg-query >/dev/null 2>&1 && cd /var/lib/dpkg/info 2>/dev/null; then found=1",
   "echo @owned; cat ./*.list",
   'echo @md5; awk \'{ f = FILENAME; sub(/^\\.\\//, "", f); sub(/\\.md5sums$/, "", f); print f " " $0 }\' ./*.md5sums',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
   "echo @conffiles; dpkg-query -W -f='${Package}\\n${Conffiles}\\n'",
-  "echo @ucf; cat /var/lib/ucf/hashfile 2>/dev/null; true",
+  "echo @ucf; cat /var/lib/ucf/hashfile 2>/dev/null",
+  "fi",
+  'if command -v rpm >/dev/null 2>&1 && [ -n "$(rpm -qa 2>/dev/null | head -1)" ]; then found=1',
+  // %{=NAME}: the package's name repeated on each of its files' lines.
+  "echo @rpm; rpm -qa --qf '[%{FILENAMES}\\t%{FILEDIGESTS}\\t%{=NAME}\\n]' || exit 4",
+  "fi",
+  '[ "$found" = 1 ] || exit 3',
 ].join("\n");
 
 async function readPackages(
@@ -158,9 +168,9 @@ async function readPackages(
   if (r.exitCode === 3) {
     throw new LifeboatError(
       "AUDIT_UNSUPPORTED",
-      `${transport.host} has no dpkg package database: lifeboat audit reads dpkg's (Debian, Ubuntu) to tell package files from data`,
+      `${transport.host} has no package database (dpkg or rpm): lifeboat audit reads one to tell package files from data`,
       {
-        hint: "Audit a Debian-family host; on other systems, review the usual state places (/srv, /var/lib, /etc, /home, /opt) against the policy by hand.",
+        hint: "Audit a host installed from packages (Debian, Ubuntu: dpkg; Fedora, RHEL, SUSE: rpm); elsewhere, review the usual state places (/srv, /var/lib, /etc, /home, /opt) against the policy by hand.",
       },
     );
   }
@@ -171,8 +181,8 @@ async function readPackages(
     );
   const inScope = (p: string) => roots.some((root) => p === root || p.startsWith(`${root}/`));
   const owned = new Set<string>();
-  const md5 = new Map<string, { md5: string; pkg: string }>();
-  const allMd5 = new Set<string>();
+  const digest = new Map<string, { sum: string; pkg: string }>();
+  const allDigests = new Set<string>();
   let section = "";
   let pkg = "";
   for (const line of r.stdout.split("\n")) {
@@ -185,23 +195,31 @@ async function readPackages(
     } else if (section === "@md5") {
       // "<package> <md5>  <path without its leading slash>"
       const m = /^(\S+) ([0-9a-f]{32}) {2}(.+)$/.exec(line);
-      if (m?.[2]) allMd5.add(m[2]);
+      if (m?.[2]) allDigests.add(m[2]);
       if (m?.[1] && m[2] && m[3] && inScope(`/${m[3]}`))
-        md5.set(`/${m[3]}`, { md5: m[2], pkg: m[1].replace(/:.*$/, "") });
+        digest.set(`/${m[3]}`, { sum: m[2], pkg: m[1].replace(/:.*$/, "") });
     } else if (section === "@conffiles") {
       // A package name, then " <path> <md5>[ obsolete]" per conffile.
       const m = /^ (\/\S+) ([0-9a-f]{32})/.exec(line);
       if (m?.[1] && m[2]) {
-        allMd5.add(m[2]);
-        if (inScope(m[1])) md5.set(m[1], { md5: m[2], pkg });
+        allDigests.add(m[2]);
+        if (inScope(m[1])) digest.set(m[1], { sum: m[2], pkg });
       } else if (line.trim()) pkg = line.trim();
     } else if (section === "@ucf") {
       // Configuration files that packages manage with ucf (sshd_config): "<md5>  <path>" of the shipped version.
       const m = /^([0-9a-f]{32}) {2}(\/\S+)$/.exec(line);
-      if (m?.[1] && m[2] && inScope(m[2]) && !md5.has(m[2])) md5.set(m[2], { md5: m[1], pkg: "ucf" });
+      if (m?.[1] && m[2] && inScope(m[2]) && !digest.has(m[2])) digest.set(m[2], { sum: m[1], pkg: "ucf" });
+    } else if (section === "@rpm") {
+      // "<path>\t<digest, empty for directories and links>\t<package>"
+      const [path, sum, name] = line.split("\t");
+      if (!path || !name) continue;
+      if (sum && /^([0-9a-f]{32}|[0-9a-f]{64})$/.test(sum)) allDigests.add(sum);
+      if (!inScope(path)) continue;
+      owned.add(path);
+      if (sum && !digest.has(path)) digest.set(path, { sum, pkg: name });
     }
   }
-  return { owned, md5, allMd5 };
+  return { owned, digest, allDigests };
 }
 
 async function scanFiles(
@@ -275,23 +293,27 @@ async function streamOnHost(
   return { stderr, exitCode: launch.exitCode(r.exitCode, stderr) };
 }
 
-async function md5OnHost(
+async function digestsOnHost(
   transport: Transport,
   paths: readonly string[],
+  sha256: boolean,
   signal: AbortSignal | undefined,
   warnings: string[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
   if (paths.length === 0) return out;
-  const r = await transport.run(["xargs", "-0", "-r", "md5sum", "--"], {
-    stdin: `${paths.join("\0")}\0`,
-    signal,
-    timeoutMs: 600_000,
-  });
-  for (const line of r.stdout.split("\n")) {
-    const m = /^([0-9a-f]{32}) {2}(.+)$/.exec(line);
-    if (m?.[1] && m[2]) out.set(m[2], m[1]);
+  const input = `${paths.join("\0")}\0`;
+  for (const tool of sha256 ? ["md5sum", "sha256sum"] : ["md5sum"]) {
+    const r = await transport.run(["xargs", "-0", "-r", tool, "--"], {
+      stdin: input,
+      signal,
+      timeoutMs: 600_000,
+    });
+    for (const line of r.stdout.split("\n")) {
+      const m = /^([0-9a-f]{32}|[0-9a-f]{64}) {2}(.+)$/.exec(line);
+      if (m?.[1] && m[2]) out.set(m[2], [...(out.get(m[2]) ?? []), m[1]]);
+    }
+    for (const line of r.stderr.split("\n").filter(Boolean).slice(0, 5)) warnings.push(line);
   }
-  for (const line of r.stderr.split("\n").filter(Boolean).slice(0, 5)) warnings.push(line);
   return out;
 }

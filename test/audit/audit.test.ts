@@ -8,7 +8,7 @@ import type { AuditResult } from "../../src/audit/scan.js";
 import { catalogFor } from "../../src/catalog/store.js";
 import type { Digest } from "../../src/report/digest.js";
 import { runCli } from "../helpers/cli.js";
-import { type ContainerHost, DB_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
+import { type ContainerHost, DB_IMAGE, RPM_IMAGE, sh, startContainerHost } from "../helpers/fleet.js";
 import { s3Env } from "../helpers/s3/start.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
@@ -17,6 +17,7 @@ const s3 = inject("s3");
 const tag = randomBytes(3).toString("hex");
 let ws: Workspace;
 let web1: ContainerHost;
+let vendor: ContainerHost | undefined;
 
 // What the services image itself holds outside any package (database clusters, their configuration, apt
 // sources, a generated TLS key): real findings on a real host, classified here so the test sees its own.
@@ -78,7 +79,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await web1?.remove();
+  await Promise.all([web1?.remove(), vendor?.remove()]);
   if (ws) await rm(ws.root, { recursive: true, force: true });
 });
 
@@ -135,7 +136,7 @@ test("once the policy classifies the state and the edit is undone, the audit fin
   expect(exitCode).toBe(0);
 });
 
-test("a host without dpkg gets a clear error, not a list of every file", async () => {
+test("a host without dpkg or rpm gets a clear error, not a list of every file", async () => {
   await sh(web1.root, "mv /usr/bin/dpkg-query /usr/bin/dpkg-query.away");
   try {
     const r = await runCli(["--json", "audit", "--host", "web1"], ws.env);
@@ -144,4 +145,59 @@ test("a host without dpkg gets a clear error, not a list of every file", async (
   } finally {
     await sh(web1.root, "mv /usr/bin/dpkg-query.away /usr/bin/dpkg-query");
   }
+});
+
+// A vendor's package installed with rpm (Debian's rpm tools, on the services image): its files are package files
+// too, compared with rpm's own digests (sha256), with or without dpkg beside it.
+const SPEC = `Name: vendortool
+Version: 1.0
+Release: 1
+Summary: a vendor's tool
+License: MIT
+BuildArch: noarch
+%description
+A vendor's tool.
+%install
+mkdir -p %{buildroot}/opt/vendor
+echo level=1 > %{buildroot}/opt/vendor/tool.conf
+echo docs > %{buildroot}/opt/vendor/README
+%files
+/opt/vendor/tool.conf
+/opt/vendor/README
+`;
+
+test("rpm's packages count too: an rpm's files are not findings until one is changed, also on a host with rpm alone", async () => {
+  vendor = await startContainerHost(`lbau-rpm-${tag}`, RPM_IMAGE);
+  await vendor.root.writeFile("/root/vendortool.spec", SPEC);
+  await sh(
+    vendor.root,
+    "rpmbuild -bb --define '_topdir /root/rpmbuild' /root/vendortool.spec >/dev/null && " +
+      "rpm -i --nodeps --force-debian /root/rpmbuild/RPMS/noarch/vendortool-1.0-1.noarch.rpm && " +
+      "rm -rf /root/rpmbuild /root/vendortool.spec",
+  );
+  await ws.writePolicy(
+    "vendor.yaml",
+    `host: vendor\ntransport: { container: ${vendor.name} }\nirreplaceable: [/srv/data]\nignored: [${IMAGE_BASELINE.join(", ")}]\n`,
+  );
+  const run = async () => {
+    const r = await runCli(["--json", "audit", "--host", "vendor", "--no-record"], ws.env);
+    return (JSON.parse(r.stdout) as { result: AuditResult }).result.groups;
+  };
+  // Installed as shipped: nothing under /opt.
+  expect((await run()).filter((g) => g.path.startsWith("/opt"))).toEqual([]);
+
+  await sh(vendor.root, "echo level=9 > /opt/vendor/tool.conf");
+  const changed = (await run()).filter((g) => g.path.startsWith("/opt"));
+  expect(changed).toMatchObject([
+    { path: "/opt/vendor", kind: "modified-package-file", files: 1, packages: ["vendortool"] },
+  ]);
+  expect(changed[0]?.examples).toEqual(["/opt/vendor/tool.conf"]);
+
+  // Without dpkg, rpm's database alone still tells the vendor's files apart.
+  await sh(vendor.root, "mv /usr/bin/dpkg-query /usr/bin/dpkg-query.away");
+  const rpmOnly = await run();
+  expect(rpmOnly.filter((g) => g.path === "/opt/vendor")).toMatchObject([
+    { kind: "modified-package-file", files: 1, packages: ["vendortool"] },
+  ]);
+  expect(rpmOnly.filter((g) => g.path === "/opt/vendor" && g.kind === "unclassified")).toEqual([]);
 });

@@ -72,8 +72,21 @@ ${body}`;
 
 export async function ensureDbImage(): Promise<void> {
   await ensureBaseImage();
-  if ((await execa("podman", ["image", "exists", DB_IMAGE], { reject: false })).exitCode === 0) return;
-  const builder = `lifeboat-db-image-${process.pid}`;
+  await ensureImageWith(BASE_IMAGE, DB_IMAGE, DB_PACKAGES);
+}
+
+/** The services image plus Debian's rpm tools (rpm, rpmbuild): a host with an rpm database beside dpkg's. */
+export const RPM_IMAGE = "lifeboat-test-rpm:bookworm-1";
+
+export async function ensureRpmImage(): Promise<void> {
+  await ensureDbImage();
+  await ensureImageWith(DB_IMAGE, RPM_IMAGE, ["rpm"]);
+}
+
+/** `image`: `from` with Debian packages added by apt inside a container, committed once. */
+async function ensureImageWith(from: string, image: string, packages: readonly string[]): Promise<void> {
+  if ((await execa("podman", ["image", "exists", image], { reject: false })).exitCode === 0) return;
+  const builder = `lifeboat-image-${process.pid}-${image.replace(/\W/g, "-")}`;
   await execa("podman", ["rm", "-f", builder], { reject: false });
   try {
     await execa("podman", [
@@ -81,12 +94,12 @@ export async function ensureDbImage(): Promise<void> {
       "--name",
       builder,
       ...RUN_FLAGS,
-      BASE_IMAGE,
+      from,
       "sh",
       "-c",
-      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${DB_PACKAGES.join(" ")} && apt-get clean`,
+      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(" ")} && apt-get clean`,
     ]);
-    await execa("podman", ["commit", "-q", builder, DB_IMAGE]);
+    await execa("podman", ["commit", "-q", builder, image]);
   } finally {
     await execa("podman", ["rm", "-f", builder], { reject: false });
   }
@@ -102,7 +115,7 @@ export interface ContainerHost {
 }
 
 export async function startContainerHost(name: string, image = BASE_IMAGE): Promise<ContainerHost> {
-  await (image === DB_IMAGE ? ensureDbImage() : ensureBaseImage());
+  await (image === RPM_IMAGE ? ensureRpmImage() : image === DB_IMAGE ? ensureDbImage() : ensureBaseImage());
   await execa("podman", ["rm", "-f", name], { reject: false });
   await execa("podman", [
     "run",
