@@ -30,7 +30,19 @@ export class SshTransport extends CommandTransport {
   }
 
   private sshArgs(): string[] {
-    const args = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"];
+    // A dead connection is noticed after two minutes of silence: a pause of the network shorter than that (seen on
+    // podman bridges under load) must not fail an hour-long backup.
+    const args = [
+      "-T",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "ServerAliveInterval=15",
+      "-o",
+      "ServerAliveCountMax=8",
+    ];
     if (this.target.port) args.push("-p", String(this.target.port));
     if (this.target.identityFile) args.push("-i", this.target.identityFile, "-o", "IdentitiesOnly=yes");
     if (this.target.knownHostsFile) args.push("-o", `UserKnownHostsFile=${this.target.knownHostsFile}`);
