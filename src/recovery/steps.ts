@@ -1,5 +1,5 @@
 // The runbook's configuration steps, run on the fresh machine through its transport.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -110,6 +110,8 @@ export async function runStep(
       }
       case "ansible":
         return done(await runPlaybook(step, ctx, timeoutMs));
+      case "puppet":
+        return done(await runPuppet(step, ctx, timeoutMs));
     }
   } catch (err) {
     if (isLifeboatError(err) && err.code === "INTERRUPTED") throw err;
@@ -175,4 +177,77 @@ async function runPlaybook(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// Puppet from the distribution's packages when the machine has none; exit 127 when it cannot be installed.
+const PUPPET_INSTALL =
+  "command -v puppet >/dev/null 2>&1 && exit 0; " +
+  "if command -v apt-get >/dev/null 2>&1; then export DEBIAN_FRONTEND=noninteractive; " +
+  "apt-get update -q && apt-get install -y -q --no-install-recommends puppet; " +
+  "elif command -v dnf >/dev/null 2>&1; then dnf install -y -q puppet; " +
+  'else echo "puppet is not installed, and there is no apt-get or dnf to install it" >&2; exit 127; fi';
+
+// The manifest and modules go into a private directory, removed after the run whatever happens.
+const PUPPET_APPLY =
+  "d=$(mktemp -d /var/tmp/lifeboat-puppet.XXXXXXXX) || exit 90; trap 'rm -rf \"$d\"' EXIT; " +
+  'cat > "$d/site.tar" && tar -xf "$d/site.tar" -C "$d" || exit 91; ' +
+  'if [ -d "$d/modules" ]; then set -- --modulepath "$d/modules"; else set --; fi; ' +
+  'puppet apply --detailed-exitcodes --color=false --summarize "$@" "$d/manifest.pp"';
+
+/**
+ * `puppet apply` on the new machine (installed from its packages when absent): the manifest and modules of the
+ * repository are copied there for the run; the host's variables are facts (`lifeboat_host`, `lifeboat_address`...).
+ * --detailed-exitcodes: 0 nothing to change, 2 changes made, 4 or 6 failures, 1 the catalog did not compile.
+ */
+async function runPuppet(
+  step: Extract<Step, { kind: "puppet" }>,
+  ctx: StepContext,
+  timeoutMs: number,
+): Promise<Omit<StepResult, "name" | "kind" | "seconds">> {
+  const install = await ctx.transport.run(["sh", "-c", PUPPET_INSTALL], { timeoutMs, signal: ctx.signal });
+  if (install.exitCode !== 0) {
+    return {
+      status: "failed",
+      exitCode: install.exitCode,
+      error: `puppet could not be installed: ${install.stderr.trim().split("\n").at(-1) ?? `exit ${install.exitCode}`}`,
+      outputTail: outputTail(install.stdout, install.stderr),
+    };
+  }
+  // One tarball: manifest.pp, and modules/ when the step names a module directory.
+  const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-puppet-"));
+  let tarball: Buffer;
+  try {
+    await cp(step.manifest, path.join(dir, "manifest.pp"));
+    if (step.modulePath) await cp(step.modulePath, path.join(dir, "modules"), { recursive: true });
+    tarball = Buffer.from(
+      (await execa("tar", ["-C", dir, "-cf", "-", "."], { encoding: "buffer", stripFinalNewline: false }))
+        .stdout,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const facts = Object.fromEntries(Object.entries(ctx.vars).map(([k, v]) => [`FACTER_lifeboat_${k}`, v]));
+  const r = await ctx.transport.run(["sh", "-c", PUPPET_APPLY], {
+    stdin: tarball,
+    env: facts,
+    timeoutMs,
+    signal: ctx.signal,
+  });
+  if (r.exitCode === 0 || r.exitCode === 2) return { status: "passed" };
+  // Puppet's own words: its first errors, and the resources it changed and failed.
+  const lines = `${r.stdout}\n${r.stderr}`.split("\n");
+  const errors = lines.filter((l) => /^Error: /.test(l.trim())).slice(0, 2);
+  const count = (what: string) =>
+    lines.map((l) => new RegExp(`^\\s+${what}: (\\d+)$`).exec(l)?.[1]).find(Boolean);
+  const failed = count("Failed");
+  const changed = count("Changed");
+  const summary = failed !== undefined ? `resources: ${changed ?? 0} changed, ${failed} failed` : "";
+  return {
+    status: "failed",
+    exitCode: r.exitCode,
+    error:
+      [...errors.map((e) => e.trim().slice(0, 300)), summary].filter(Boolean).join(" | ") ||
+      `puppet apply exited with ${r.exitCode}`,
+    outputTail: outputTail(r.stdout, r.stderr),
+  };
 }

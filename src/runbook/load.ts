@@ -64,6 +64,7 @@ export type Step = StepBase &
     | { kind: "apt" | "dnf"; packages: string[] }
     | { kind: "files"; template: boolean; files: FileCopy[] }
     | { kind: "shell"; run: string; user: string | undefined }
+    | { kind: "puppet"; manifest: string; modulePath: string | undefined }
     | { kind: "ansible"; playbook: string; vars: Record<string, string> }
   );
 
@@ -210,6 +211,10 @@ function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, d
         missing(Array.isArray(map) ? ["steps", i, key, j, "src"] : ["steps", i, key, f.dest], f.src);
     }
     if ("ansible" in s) missing(["steps", i, "ansible", "playbook"], s.ansible.playbook);
+    if ("puppet" in s) {
+      missing(["steps", i, "puppet", "manifest"], s.puppet.manifest);
+      if (s.puppet.modulePath) missing(["steps", i, "puppet", "modulePath"], s.puppet.modulePath);
+    }
   });
   r.checks.forEach((c, i) => {
     const text = "http" in c ? c.http.url : "command" in c ? c.command : "";
@@ -271,6 +276,14 @@ function normalizeStep(s: StepSetting, defaultTimeout: number, dir: string): Ste
       playbook: path.resolve(dir, s.ansible.playbook),
       vars: s.ansible.vars,
       ...base(`ansible ${s.ansible.playbook}`),
+    };
+  }
+  if ("puppet" in s) {
+    return {
+      kind: "puppet",
+      manifest: path.resolve(dir, s.puppet.manifest),
+      modulePath: s.puppet.modulePath ? path.resolve(dir, s.puppet.modulePath) : undefined,
+      ...base(`puppet ${s.puppet.manifest}`),
     };
   }
   const run = typeof s.shell === "string" ? s.shell : s.shell.run;

@@ -115,10 +115,19 @@ export const step = z.union(
       }),
       ...stepCommon,
     }),
+    z.strictObject({
+      puppet: z.strictObject({
+        /** A manifest of the repository, relative to the runbook; applied on the new machine (puppet apply). */
+        manifest: repoFile,
+        /** A directory of modules of the repository, copied to the machine and given as --modulepath. */
+        modulePath: repoFile.optional(),
+      }),
+      ...stepCommon,
+    }),
   ],
   {
     error: () =>
-      "must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible } (with optional name, timeout)",
+      "must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible }, { puppet } (with optional name, timeout)",
   },
 );
 
