@@ -8,6 +8,7 @@ import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerDaemon } from "./daemon.js";
 import { registerForget } from "./forget.js";
+import { registerPlan } from "./plan.js";
 import { registerRecover } from "./recover.js";
 import { registerReport } from "./report.js";
 import { registerRestore } from "./restore.js";
@@ -86,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
   registerForget(program, run);
   registerCheck(program, run);
   registerRecover(program, run);
+  registerPlan(program, run);
   registerReport(program, run);
   registerAdmin(program, run);
   registerDaemon(program, run);
