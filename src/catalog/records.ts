@@ -7,7 +7,7 @@ import { isLifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { CatalogStore } from "./store.js";
 
-export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill"] as const;
+export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const runRecordSchema = z.object({

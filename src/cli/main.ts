@@ -14,6 +14,7 @@ import { registerReport } from "./report.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerSnapshots } from "./snapshots.js";
+import { registerStage } from "./stage.js";
 import { registerStatus } from "./status.js";
 import { registerUnlock } from "./unlock.js";
 import { registerValidate } from "./validate.js";
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCheck(program, run);
   registerRecover(program, run);
   registerPlan(program, run);
+  registerStage(program, run);
   registerReport(program, run);
   registerAdmin(program, run);
   registerDaemon(program, run);

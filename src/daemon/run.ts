@@ -9,6 +9,7 @@ import { LifeboatError } from "../errors.js";
 import { mailAlert } from "../mail/notify.js";
 import { type Policy, requireValidPolicies } from "../policy/load.js";
 import { type Runbook, requireRunbook, runbookFileOf } from "../runbook/load.js";
+import { removeExpiredStages } from "../stage/stages.js";
 import { startHttp } from "./http.js";
 import { buildJobs } from "./jobs.js";
 import { DaemonMetrics } from "./metrics.js";
@@ -91,6 +92,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         current.policies,
         current.runbooks,
       );
+      // Staged hosts past their TTL go; one that cannot is logged and tried again next round.
+      await removeExpiredStages(current.config, current.policies, logger);
       if (watchdogError) logger.info("the watchdog works again");
       watchdogError = undefined;
       metrics.watchdogRuns.inc({ result: "ok" });

@@ -108,4 +108,28 @@ export class CommandProvider implements Provider {
       ansibleVars: sshAnsibleVars(target),
     };
   }
+
+  async remove(machine: {
+    name: string;
+    address: string | undefined;
+    mode: ProvisionRequest["mode"];
+  }): Promise<void> {
+    const r = await execa("sh", ["-c", this.spec.destroy], {
+      env: {
+        ...process.env,
+        LIFEBOAT_NAME: machine.name,
+        LIFEBOAT_MODE: machine.mode,
+        ...(machine.address ? { LIFEBOAT_ADDRESS: machine.address } : {}),
+      },
+      reject: false,
+      timeout: this.spec.timeoutSeconds * 1000,
+      stdin: "ignore",
+    });
+    if (r.exitCode !== 0)
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        `the destroy command failed for ${machine.name} (exit ${r.exitCode}): ${tail(String(r.stderr))}`,
+        { hint: `Remove machine ${machine.name} by hand.` },
+      );
+  }
 }

@@ -52,8 +52,8 @@ export class ContainerProvider implements Provider {
   async create(request: ProvisionRequest): Promise<ProvisionedHost> {
     const engine = await this.cli();
     const { name, mode } = request;
-    const drill = mode === "drill";
-    // A drill never joins production's network: a network of its own, removed with it.
+    // A drill or a stage never joins production's network: a network of its own, removed with it.
+    const drill = mode !== "recovery";
     const network = drill ? `lifeboat-${name}` : this.spec.network;
     const removeHint = drill
       ? `${engine} rm -f -v ${name} && ${engine} network rm ${network}`
@@ -106,6 +106,23 @@ export class ContainerProvider implements Provider {
       ansible_host: name,
     };
     return { name, transport, address, destroy, removeHint, ansibleVars };
+  }
+
+  async remove(machine: { name: string; mode: ProvisionRequest["mode"] }): Promise<void> {
+    const engine = await this.cli();
+    const r = await this.run([
+      "rm",
+      "-f",
+      "-v",
+      ...(engine === "podman" ? ["--time", "0"] : []),
+      machine.name,
+    ]);
+    if (r.exitCode !== 0 && !/no such container|no container with name/i.test(String(r.stderr)))
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        `cannot remove container ${machine.name}: ${tail(String(r.stderr))}`,
+      );
+    if (machine.mode !== "recovery") await this.run(["network", "rm", "-f", `lifeboat-${machine.name}`]);
   }
 }
 

@@ -46,6 +46,9 @@ export class SshProvider implements Provider {
       ansibleVars: sshAnsibleVars(this.spec),
     };
   }
+
+  // The user's machine: nothing of it is Lifeboat's to remove.
+  async remove(): Promise<void> {}
 }
 
 /** How Ansible's ssh connection reaches the same machine with the same settings (host key checking on). */

@@ -2,12 +2,13 @@
 import type { Transport } from "../transport/types.js";
 
 export interface ProvisionRequest {
-  /** The machine's name: the production name for a recovery, `<host>-drill-<id>` for a drill. */
+  /** The machine's name: the production name for a recovery, `<host>-drill-<id>`, `<host>-stage-<id>`. */
   name: string;
   /** The host's name in Lifeboat (the policy's host). */
   host: string;
   runId: string;
-  mode: "recovery" | "drill";
+  /** A drill's and a stage's machine is isolated: its own network, no published ports. */
+  mode: "recovery" | "drill" | "stage";
   signal?: AbortSignal | undefined;
 }
 
@@ -34,4 +35,13 @@ export interface Provider {
   /** Moves an existing machine out of the way, stopped but kept (nothing is lost); returns its new name. */
   setAside(name: string): Promise<string>;
   create(request: ProvisionRequest): Promise<ProvisionedHost>;
+  /**
+   * Removes a machine this provider made earlier, in another run (an expired stage), by what the catalog kept
+   * of it; nothing that is gone already is an error.
+   */
+  remove(machine: {
+    name: string;
+    address: string | undefined;
+    mode: ProvisionRequest["mode"];
+  }): Promise<void>;
 }

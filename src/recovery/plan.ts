@@ -22,7 +22,7 @@ export interface PlannedDump {
 
 export interface RecoveryPlan {
   host: string;
-  mode: "recovery" | "drill";
+  mode: "recovery" | "drill" | "stage";
   provider: string;
   /** The machine's name: production's for a recovery, <host>-drill-<id> for a drill. */
   machine: string;
@@ -49,13 +49,15 @@ export interface RecoveryPlan {
 export interface PlanInputs {
   config: LifeboatConfig;
   host: string;
-  mode: "recovery" | "drill";
+  mode: "recovery" | "drill" | "stage";
   /** "latest" (default) or a snapshot id (prefix). */
   snapshot?: string | undefined;
   /** Build the machine without its data: no repository is needed. */
   noData?: boolean | undefined;
   machine: (policy: Policy, runbook: Runbook) => string;
   describeProvider: (runbook: Runbook, machine: string) => string;
+  /** A runbook other than the host's own (a stage of a changed one). */
+  runbook?: Runbook | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -158,7 +160,7 @@ export function chooseSnapshots(
 
 export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
   const policy = await policyForHost(inputs.config, inputs.host);
-  const runbook = await requireRunbook(inputs.config, policy);
+  const runbook = inputs.runbook ?? (await requireRunbook(inputs.config, policy));
   let chosen: { files: Snapshot | undefined; dumps: Snapshot[] } = { files: undefined, dumps: [] };
   let resticVersion = "";
   if (!inputs.noData) {

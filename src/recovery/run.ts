@@ -23,7 +23,8 @@ import { runStep } from "./steps.js";
 
 export type { RecoveryReport } from "../report/schema.js";
 
-export type Mode = "recovery" | "drill";
+/** A stage is a drill that stays: a copy of the host from a changed runbook, removed by `stage down` or its TTL. */
+export type Mode = "recovery" | "drill" | "stage";
 export const PHASES = ["provision", "configure", "restore", "start", "verify"] as const;
 export type PhaseName = (typeof PHASES)[number];
 
@@ -51,6 +52,8 @@ export interface RecoverOptions {
   noData?: boolean;
   /** Drill: keep the machine when the drill fails, for debugging. */
   keep?: boolean;
+  /** A runbook other than the host's own (a stage of a changed one). */
+  runbook?: Runbook | undefined;
   trigger?: "manual" | "schedule";
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
@@ -70,6 +73,10 @@ function productionMachine(policy: Policy, runbook: Runbook): string {
 }
 
 const drillMachine = (host: string, runId: string): string => `${host}-drill-${runId}`;
+const stageMachine = (host: string, runId: string): string => `${host}-stage-${runId}`;
+/** The name of an isolated machine (drill, stage), or production's. */
+const isolatedMachine = (mode: Mode, host: string, runId: string): string | undefined =>
+  mode === "drill" ? drillMachine(host, runId) : mode === "stage" ? stageMachine(host, runId) : undefined;
 
 /**
  * The md5 of every file the runbook renders from a template, as rendered for production; null for one that
@@ -109,7 +116,8 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
     logger: options.logger,
     signal: options.signal,
     machine: (policy, runbook) =>
-      mode === "drill" ? drillMachine(policy.host, provisional) : productionMachine(policy, runbook),
+      isolatedMachine(mode, policy.host, provisional) ?? productionMachine(policy, runbook),
+    runbook: options.runbook,
     describeProvider: (runbook, machine) => openProvider(runbook.provider).describe(machine),
   });
   const { policy, runbook } = planned;
@@ -130,16 +138,19 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
 
   const catalog = catalogFor(options.config, policy.repository);
   let report: RecoveryReport | undefined;
-  // The report is mailed whatever the verdict; mail never changes the outcome (it is kept and sent later).
+  // The report is mailed whatever the verdict (a stage's goes to whoever staged it: the terminal); mail never
+  // changes the outcome (it is kept and sent later).
   const mail = () =>
-    report ? mailReport(options.config, report, policy.notify, options.logger) : Promise.resolve("off");
+    report && mode !== "stage"
+      ? mailReport(options.config, report, policy.notify, options.logger)
+      : Promise.resolve("off");
   try {
     await recordRun(
       { catalog, host: policy.host, kind: mode, trigger: options.trigger, logger: options.logger },
       async (run) => {
         const plan = {
           ...planned.plan,
-          machine: mode === "drill" ? drillMachine(policy.host, run.id) : planned.plan.machine,
+          machine: isolatedMachine(mode, policy.host, run.id) ?? planned.plan.machine,
         };
         report = await execute({
           ...options,
@@ -176,7 +187,7 @@ function withoutSentinel(r: RestoredData): Omit<RestoredData, "sentinel"> {
 function failureError(report: RecoveryReport): LifeboatError {
   const f = report.failure;
   const code = (f?.code ?? "STEP_FAILED") as ErrorCode;
-  const what = report.mode === "drill" ? "drill" : "recovery";
+  const what = report.mode;
   const where = f?.step ? `${f.phase}: ${f.step}` : (f?.phase ?? "unknown phase");
   return new LifeboatError(
     code,
@@ -375,7 +386,8 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
     await phase("start", () => runSteps(after));
     await phase("verify", async () => {
       if (!machine) return false;
-      if (o.noData) return "skipped";
+      // A stage runs its checks with or without data: they are what the change is tried against.
+      if (o.noData && mode !== "stage") return "skipped";
       for (const check of runbook.checks) {
         const result = await runCheck(check, {
           transport: machine.transport,

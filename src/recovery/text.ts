@@ -12,7 +12,7 @@ const secs = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : formatDuratio
 
 export function planText(plan: RecoveryPlan): string {
   const lines = [
-    `${plan.mode === "drill" ? "Drill" : "Recovery"} plan for ${plan.host}`,
+    `${plan.mode === "drill" ? "Drill" : plan.mode === "stage" ? "Stage" : "Recovery"} plan for ${plan.host}`,
     `  machine:  ${plan.provider}`,
   ];
   if (plan.snapshot) {

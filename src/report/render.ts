@@ -8,6 +8,7 @@ const secs = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : formatDuratio
 const short = (s: number): string => formatDuration(s);
 
 function title(r: RecoveryReport): string {
+  if (r.mode === "stage") return r.withData ? "Stage (with data)" : "Stage";
   return r.mode === "drill" ? "Drill" : r.withData ? "Recovery" : "Build (no data)";
 }
 
@@ -25,7 +26,7 @@ export function headline(r: RecoveryReport, format: (s: number) => string = shor
 
 /** `[lifeboat] drill web1 PASSED — RTO 1m42s/15m, RPO 7h/1d` */
 export function reportSubject(r: RecoveryReport): string {
-  const mode = r.mode === "drill" ? "drill" : r.withData ? "recovery" : "build";
+  const mode = r.mode === "recovery" ? (r.withData ? "recovery" : "build") : r.mode;
   const where = r.failure ? ` at ${r.failure.step ?? r.failure.phase}` : "";
   return `[lifeboat] ${mode} ${r.host} ${r.verdict.toUpperCase()}${where} — ${headline(r)}`;
 }

@@ -50,7 +50,7 @@ const dumpSchema = z.object({
 export const recoveryReportSchema = z.object({
   version: z.literal(REPORT_VERSION),
   runId: z.string(),
-  mode: z.enum(["recovery", "drill"]),
+  mode: z.enum(["recovery", "drill", "stage"]),
   trigger: z.enum(["manual", "schedule"]),
   host: z.string(),
   verdict: z.enum(["passed", "failed"]),

@@ -51,11 +51,13 @@ export async function hostStatus(
   const catalog = catalogFor(config, policy.repository);
   const runs = await listRuns(catalog, policy.host);
   const good = await newestRecord(catalog, runs, (r) => r.kind === "snapshot" && r.outcome === "succeeded");
-  // The newest run that really ran: a run the daemon skipped (its host was busy) says nothing about the host.
-  let last = runs.at(-1);
+  // The newest run that really ran: a run the daemon skipped (its host was busy) says nothing about the host,
+  // and neither does a stage (a copy of it trying a change).
+  const own = runs.filter((r) => r.kind !== "stage");
+  let last = own.at(-1);
   let lastRun: RunBrief | undefined;
-  for (let i = runs.length - 1; i >= 0 && last?.endKey; i--) {
-    last = runs[i];
+  for (let i = own.length - 1; i >= 0 && last?.endKey; i--) {
+    last = own[i];
     const record = last?.endKey ? await readRecord(catalog, last.endKey) : undefined;
     if (record?.outcome === "skipped") continue;
     if (record) lastRun = brief(record);

@@ -1,0 +1,144 @@
+// Staging: a changed runbook at another git ref built as an isolated copy of web1 (`stage up --ref`), its
+// checks run against the copy, production untouched (its page, its configuration and its start time); `stage
+// list` shows it, `stage down` leaves nothing behind; an expired stage is removed by the daemon.
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
+import type { RecoveryReport } from "../../src/recovery/run.js";
+import type { StageState } from "../../src/stage/stages.js";
+import { ContainerTransport } from "../../src/transport/container.js";
+import { jsonResult, runCli, startCli } from "../helpers/cli.js";
+import { DB_IMAGE, RUN_OPTIONS } from "../helpers/fleet.js";
+import { createWorkspace, type Workspace } from "../helpers/workspace.js";
+
+vi.setConfig({ testTimeout: 240_000 });
+const s3 = inject("s3");
+const tag = randomBytes(3).toString("hex");
+const prod = `lbs-web1-${tag}`;
+let ws: Workspace;
+let root: ContainerTransport;
+
+const runbook = (page: string) => `host: web1
+provider:
+  container:
+    image: localhost/${DB_IMAGE}
+    runOptions: ${JSON.stringify(RUN_OPTIONS)}
+steps:
+  - files:
+      /etc/nginx/sites-enabled/default: files/site.conf
+      /srv/app/www/index.html: files/index.html
+  - restore
+  - name: start nginx
+    shell: nginx
+checks:
+  - http: { url: "http://{{address}}/", contains: "${page}" }
+`;
+
+const git = (...args: string[]) =>
+  execa("git", ["-C", ws.root, "-c", "user.name=t", "-c", "user.email=t@example.org", ...args]);
+const podman = (...args: string[]) => execa("podman", args, { reject: false });
+const startedAt = async (name: string) =>
+  (await podman("inspect", "--format", "{{.State.StartedAt}}", name)).stdout;
+
+beforeAll(async () => {
+  ws = await createWorkspace();
+  await ws.useFleetS3(s3, "daemon:\n  listen: 127.0.0.1:0\n  watchdogInterval: 1s\n");
+  await mkdir(path.join(ws.root, "runbooks/files"), { recursive: true });
+  await writeFile(
+    path.join(ws.root, "runbooks/files/site.conf"),
+    "server { listen 80; root /srv/app/www; }\n",
+  );
+  await writeFile(path.join(ws.root, "runbooks/files/index.html"), "<p>hello v1</p>\n");
+  await writeFile(path.join(ws.root, "runbooks/web1.yaml"), runbook("hello v1"));
+  await ws.writePolicy(
+    "web1.yaml",
+    `host: web1\nschedule: "0 0 1 1 *"\ntransport: { container: ${prod} }\nirreplaceable: [/srv/app/uploads]\nrebuildable: [/srv/app/www, /etc/nginx]\n`,
+  );
+  await git("init", "-q", "-b", "main");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", "web1 v1");
+  // The change to try: another page, and a check that wants it; on a branch, not in the working tree.
+  await git("checkout", "-q", "-b", "v2");
+  await writeFile(path.join(ws.root, "runbooks/files/index.html"), "<p>hello v2</p>\n");
+  await writeFile(path.join(ws.root, "runbooks/web1.yaml"), runbook("hello v2"));
+  await git("commit", "-q", "-am", "web1 v2");
+  await git("checkout", "-q", "main");
+  // Production, built from v1.
+  jsonResult(await runCli(["--json", "recover", "--host", "web1", "--no-data"], ws.env));
+  root = new ContainerTransport(prod, prod, "podman");
+  await root.run(["sh", "-c", "mkdir -p /srv/app/uploads && echo precious > /srv/app/uploads/a.txt"]);
+  jsonResult(await runCli(["--json", "snapshot", "--host", "web1"], ws.env));
+}, 300_000);
+
+afterAll(async () => {
+  await podman("rm", "-f", "--time", "0", prod);
+  if (ws) await rm(ws.root, { recursive: true, force: true });
+});
+
+test("stage up --ref builds the change on its own copy and checks it; production is untouched; down removes it", async () => {
+  const before = {
+    started: await startedAt(prod),
+    page: (await root.readFile("/srv/app/www/index.html")).toString(),
+  };
+  const report = jsonResult<RecoveryReport>(
+    await runCli(["--json", "stage", "up", "--host", "web1", "--ref", "v2", "--with-data"], ws.env),
+  );
+  expect(report).toMatchObject({ mode: "stage", verdict: "passed", withData: true });
+  expect(report.machine).toBe(`web1-stage-${report.runId}`);
+  expect(report.checks).toMatchObject([{ status: "passed" }]);
+  expect(report.address).not.toBe(await root.address());
+  // The copy holds v2 and the data; production still holds v1, and was never restarted.
+  const copy = new ContainerTransport("web1", report.machine, "podman");
+  expect((await copy.readFile("/srv/app/www/index.html")).toString()).toBe("<p>hello v2</p>\n");
+  expect((await copy.readFile("/srv/app/uploads/a.txt")).toString()).toBe("precious\n");
+  expect((await root.readFile("/srv/app/www/index.html")).toString()).toBe(before.page);
+  expect(await startedAt(prod)).toBe(before.started);
+  expect((await readFile(path.join(ws.root, "runbooks/files/index.html"), "utf8")).trim()).toBe(
+    "<p>hello v1</p>",
+  );
+
+  const listed = jsonResult<StageState[]>(await runCli(["--json", "stage", "list"], ws.env));
+  expect(listed).toMatchObject([
+    { id: report.runId, host: "web1", machine: report.machine, verdict: "passed" },
+  ]);
+  expect(listed[0]?.removed).toBeUndefined();
+  // A stage speaks for the copy, not the host: the host's last run is still its snapshot's retention.
+  const status = JSON.parse((await runCli(["--json", "status", "--host", "web1"], ws.env)).stdout).result;
+  expect(status[0]?.lastRun).toMatchObject({ kind: "prune", outcome: "succeeded" });
+  expect(listed[0]?.source).toMatch(/^v2 \([0-9a-f]{8}\)$/);
+  expect(Date.parse(listed[0]?.expiresAt ?? "") - Date.parse(report.startedAt)).toBe(4 * 3600 * 1000);
+  const table = await runCli(["stage", "list"], ws.env);
+  expect(table.stdout).toMatch(new RegExp(`${report.runId} +web1 +${report.machine} .* 1/1 passed +v2 `));
+
+  jsonResult(await runCli(["--json", "stage", "down", report.runId.slice(0, 6)], ws.env));
+  expect((await podman("container", "exists", report.machine)).exitCode).not.toBe(0);
+  expect((await podman("network", "exists", `lifeboat-${report.machine}`)).exitCode).not.toBe(0);
+  expect(jsonResult<StageState[]>(await runCli(["--json", "stage", "list"], ws.env))).toEqual([]);
+  expect(await startedAt(prod)).toBe(before.started);
+});
+
+test("an expired stage is removed by the daemon", async () => {
+  const report = jsonResult<RecoveryReport>(
+    await runCli(["--json", "stage", "up", "--host", "web1", "--ttl", "1s"], ws.env),
+  );
+  expect((await podman("container", "exists", report.machine)).exitCode).toBe(0);
+  const daemon = startCli(["daemon"], ws.env, undefined, { forceKillAfterDelay: false });
+  let stderr = "";
+  daemon.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    for (let i = 0; i < 300 && !stderr.includes("removed an expired stage"); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toContain("removed an expired stage");
+  } finally {
+    daemon.kill("SIGTERM");
+    await daemon;
+  }
+  expect((await podman("container", "exists", report.machine)).exitCode).not.toBe(0);
+  expect((await podman("network", "exists", `lifeboat-${report.machine}`)).exitCode).not.toBe(0);
+  const all = jsonResult<StageState[]>(await runCli(["--json", "stage", "list", "--all"], ws.env));
+  expect(all.find((s) => s.id === report.runId)?.removed).toMatchObject({ reason: "expired" });
+});
