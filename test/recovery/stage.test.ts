@@ -20,7 +20,12 @@ const prod = `lbs-web1-${tag}`;
 let ws: Workspace;
 let root: ContainerTransport;
 
-const runbook = (page: string) => `host: web1
+const SITE = "server { listen 80; root /srv/app/www; }\n";
+// The change to try: nginx answers /version.
+const SITE_V2 =
+  'server { listen 80; root /srv/app/www; location = /version { default_type text/plain; return 200 "v2\\n"; } }\n';
+
+const runbook = (check: string) => `host: web1
 provider:
   container:
     image: localhost/${DB_IMAGE}
@@ -33,8 +38,8 @@ steps:
   - name: start nginx
     shell: nginx
 checks:
-  - http: { url: "http://{{address}}/", contains: "${page}" }
-`;
+  - http: { url: "http://{{address}}/", contains: "hello" }
+${check}`;
 
 const git = (...args: string[]) =>
   execa("git", ["-C", ws.root, "-c", "user.name=t", "-c", "user.email=t@example.org", ...args]);
@@ -46,12 +51,9 @@ beforeAll(async () => {
   ws = await createWorkspace();
   await ws.useFleetS3(s3, "daemon:\n  listen: 127.0.0.1:0\n  watchdogInterval: 1s\n");
   await mkdir(path.join(ws.root, "runbooks/files"), { recursive: true });
-  await writeFile(
-    path.join(ws.root, "runbooks/files/site.conf"),
-    "server { listen 80; root /srv/app/www; }\n",
-  );
+  await writeFile(path.join(ws.root, "runbooks/files/site.conf"), SITE);
   await writeFile(path.join(ws.root, "runbooks/files/index.html"), "<p>hello v1</p>\n");
-  await writeFile(path.join(ws.root, "runbooks/web1.yaml"), runbook("hello v1"));
+  await writeFile(path.join(ws.root, "runbooks/web1.yaml"), runbook(""));
   await ws.writePolicy(
     "web1.yaml",
     `host: web1\nschedule: "0 0 1 1 *"\ntransport: { container: ${prod} }\nirreplaceable: [/srv/app/uploads]\nrebuildable: [/srv/app/www, /etc/nginx]\n`,
@@ -59,10 +61,13 @@ beforeAll(async () => {
   await git("init", "-q", "-b", "main");
   await git("add", "-A");
   await git("commit", "-q", "-m", "web1 v1");
-  // The change to try: another page, and a check that wants it; on a branch, not in the working tree.
+  // The change to try: nginx's configuration and a check that wants it; on a branch, not in the working tree.
   await git("checkout", "-q", "-b", "v2");
-  await writeFile(path.join(ws.root, "runbooks/files/index.html"), "<p>hello v2</p>\n");
-  await writeFile(path.join(ws.root, "runbooks/web1.yaml"), runbook("hello v2"));
+  await writeFile(path.join(ws.root, "runbooks/files/site.conf"), SITE_V2);
+  await writeFile(
+    path.join(ws.root, "runbooks/web1.yaml"),
+    runbook('  - http: { url: "http://{{address}}/version", contains: "v2" }\n'),
+  );
   await git("commit", "-q", "-am", "web1 v2");
   await git("checkout", "-q", "main");
   // Production, built from v1.
@@ -78,26 +83,26 @@ afterAll(async () => {
 });
 
 test("stage up --ref builds the change on its own copy and checks it; production is untouched; down removes it", async () => {
-  const before = {
-    started: await startedAt(prod),
-    page: (await root.readFile("/srv/app/www/index.html")).toString(),
-  };
+  const nginx = "/etc/nginx/sites-enabled/default";
+  const before = { started: await startedAt(prod), config: (await root.readFile(nginx)).toString() };
   const report = jsonResult<RecoveryReport>(
     await runCli(["--json", "stage", "up", "--host", "web1", "--ref", "v2", "--with-data"], ws.env),
   );
   expect(report).toMatchObject({ mode: "stage", verdict: "passed", withData: true });
   expect(report.machine).toBe(`web1-stage-${report.runId}`);
-  expect(report.checks).toMatchObject([{ status: "passed" }]);
+  expect(report.checks).toMatchObject([
+    { status: "passed" },
+    { name: "http http://{{address}}/version", status: "passed" },
+  ]);
   expect(report.address).not.toBe(await root.address());
-  // The copy holds v2 and the data; production still holds v1, and was never restarted.
+  // The copy runs v2's configuration with the data; production still runs v1's and was never restarted.
   const copy = new ContainerTransport("web1", report.machine, "podman");
-  expect((await copy.readFile("/srv/app/www/index.html")).toString()).toBe("<p>hello v2</p>\n");
+  expect((await copy.readFile(nginx)).toString()).toBe(SITE_V2);
   expect((await copy.readFile("/srv/app/uploads/a.txt")).toString()).toBe("precious\n");
-  expect((await root.readFile("/srv/app/www/index.html")).toString()).toBe(before.page);
+  expect((await root.readFile(nginx)).toString()).toBe(before.config);
+  expect(before.config).toBe(SITE);
   expect(await startedAt(prod)).toBe(before.started);
-  expect((await readFile(path.join(ws.root, "runbooks/files/index.html"), "utf8")).trim()).toBe(
-    "<p>hello v1</p>",
-  );
+  expect(await readFile(path.join(ws.root, "runbooks/files/site.conf"), "utf8")).toBe(SITE);
 
   const listed = jsonResult<StageState[]>(await runCli(["--json", "stage", "list"], ws.env));
   expect(listed).toMatchObject([
@@ -110,7 +115,7 @@ test("stage up --ref builds the change on its own copy and checks it; production
   expect(listed[0]?.source).toMatch(/^v2 \([0-9a-f]{8}\)$/);
   expect(Date.parse(listed[0]?.expiresAt ?? "") - Date.parse(report.startedAt)).toBe(4 * 3600 * 1000);
   const table = await runCli(["stage", "list"], ws.env);
-  expect(table.stdout).toMatch(new RegExp(`${report.runId} +web1 +${report.machine} .* 1/1 passed +v2 `));
+  expect(table.stdout).toMatch(new RegExp(`${report.runId} +web1 +${report.machine} .* 2/2 passed +v2 `));
 
   jsonResult(await runCli(["--json", "stage", "down", report.runId.slice(0, 6)], ws.env));
   expect((await podman("container", "exists", report.machine)).exitCode).not.toBe(0);
