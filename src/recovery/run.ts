@@ -1,5 +1,6 @@
-// `lifeboat recover` and `lifeboat drill`: a fresh machine from the runbook, the irreplaceable data restored onto
-// it, the checks run, and a report in the catalog. A drill's machine is isolated and always removed at the end.
+// `lifeboat recover`, `drill` and `stage up`: a fresh machine from the runbook, the irreplaceable data restored onto
+// it, the checks run, and a report in the catalog. A drill's machine is isolated and always removed at the end; a
+// stage's is isolated and kept until `stage down` or its TTL.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
