@@ -93,7 +93,7 @@ checks:
     ),
   ).toEqual([
     "runbooks/web1.yaml:2: provider: must be one of { container: ... }, { ssh: ... }, { command: ... }",
-    "runbooks/web1.yaml:5: steps[1]: must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible } (with optional name, timeout)",
+    "runbooks/web1.yaml:5: steps[1]: must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible }, { puppet } (with optional name, timeout)",
     "runbooks/web1.yaml:7: checks[0].http.url: must start with http:// or https://",
     "runbooks/web1.yaml:8: checks[1].sql: say what the query must return: expect or atLeast",
     "runbooks/web1.yaml:9: rto: must be a duration like 90s, 30m, 24h, 7d, 2w or 1h30m",
