@@ -78,6 +78,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // Stages a failed assertion left standing go too, through the product's own `stage down`.
+  const standing = JSON.parse((await runCli(["--json", "stage", "list"], ws.env)).stdout)
+    .result as StageState[];
+  for (const stage of standing ?? []) await runCli(["stage", "down", stage.id], ws.env);
   await podman("rm", "-f", "--time", "0", prod);
   if (ws) await rm(ws.root, { recursive: true, force: true });
 });
