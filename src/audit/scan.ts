@@ -178,6 +178,9 @@ async function readPackages(
     throw new LifeboatError(
       "AUDIT_FAILED",
       `cannot read the package database on ${transport.host}: ${r.stderr.trim()}`,
+      {
+        hint: `Run \`dpkg-query -W\` (or \`rpm -qa\`) on ${transport.host} as the policy's login user: it must work for the audit to tell package files from data.`,
+      },
     );
   const inScope = (p: string) => roots.some((root) => p === root || p.startsWith(`${root}/`));
   const owned = new Set<string>();

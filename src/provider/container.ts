@@ -121,6 +121,7 @@ export class ContainerProvider implements Provider {
       throw new LifeboatError(
         "PROVISION_FAILED",
         `cannot remove container ${machine.name}: ${tail(String(r.stderr))}`,
+        { hint: `Check that ${engine} works here, then remove it by hand: ${engine} rm -f ${machine.name}` },
       );
     if (machine.mode !== "recovery") await this.run(["network", "rm", "-f", `lifeboat-${machine.name}`]);
   }

@@ -346,6 +346,16 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
       if (!machine) return false;
       if (o.noData) return "skipped";
       const t = Date.now();
+      const restoreResult = (status: "passed" | "failed", error?: string) => {
+        if (restoreStep)
+          stepResults.set(restoreStep, {
+            name: restoreStep.name,
+            kind: "restore",
+            status,
+            seconds: (Date.now() - t) / 1000,
+            ...(error ? { error } : {}),
+          });
+      };
       try {
         restored = await restoreOntoHost({
           config: o.config,
@@ -356,25 +366,12 @@ async function execute(o: ExecuteOptions): Promise<RecoveryReport> {
           logger,
           signal: o.signal,
         });
-        if (restoreStep)
-          stepResults.set(restoreStep, {
-            name: restoreStep.name,
-            kind: "restore",
-            status: "passed",
-            seconds: (Date.now() - t) / 1000,
-          });
+        restoreResult("passed");
         return true;
       } catch (err) {
         if (o.signal?.aborted) throw err;
         const e = isLifeboatError(err) ? err : undefined;
-        if (restoreStep)
-          stepResults.set(restoreStep, {
-            name: restoreStep.name,
-            kind: "restore",
-            status: "failed",
-            seconds: (Date.now() - t) / 1000,
-            error: (err as Error).message,
-          });
+        restoreResult("failed", (err as Error).message);
         failure = {
           phase: "restore",
           step: restoreStep?.name ?? "restore",

@@ -15,13 +15,18 @@ export interface RunbookDiff {
   other: string[];
 }
 
-type Sources = Map<string, string>;
+/** The repository files a runbook uses, by path relative to it: where each is, and its content hash. */
+type Sources = Map<string, { file: string; hash: string }>;
 
-/** A file (or directory) of the runbook's repository: its path relative to the runbook, and its content hash. */
+/** A file (or directory) of the runbook's repository as a step field: path#hash (hashed once per runbook). */
 function source(runbook: Runbook, file: string, sources: Sources): string {
   const rel = path.relative(path.dirname(runbook.file), file);
-  sources.set(rel, file);
-  return `${rel}#${hashOf(file)}`;
+  let known = sources.get(rel);
+  if (!known) {
+    known = { file, hash: hashOf(file) };
+    sources.set(rel, known);
+  }
+  return `${rel}#${known.hash}`;
 }
 
 /** A file's or a directory tree's content, hashed; small runbook trees, read in one synchronous pass. */
@@ -153,9 +158,11 @@ export async function diffRunbooks(
   }
   const files: RunbookDiff["files"] = [];
   for (const rel of [...new Set([...srcA.keys(), ...srcB.keys()])].sort()) {
-    const fa = srcA.get(rel);
-    const fb = srcB.get(rel);
-    if (fa && fb && hashOf(fa) === hashOf(fb)) continue;
+    const a0 = srcA.get(rel);
+    const b0 = srcB.get(rel);
+    if (a0 && b0 && a0.hash === b0.hash) continue;
+    const fa = a0?.file;
+    const fb = b0?.file;
     const change = !fa ? "added" : !fb ? "removed" : "changed";
     const isDir = (p: string | undefined) => (p ? existsSync(p) && statSync(p).isDirectory() : false);
     files.push({

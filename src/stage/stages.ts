@@ -113,7 +113,9 @@ export async function findStage(
   }
   const policy = policies.find((p) => p.host === stage.host);
   if (!policy)
-    throw new LifeboatError("HOST_UNKNOWN", `stage ${id} is of ${stage.host}, which has no policy now`);
+    throw new LifeboatError("HOST_UNKNOWN", `stage ${id} is of ${stage.host}, which has no policy now`, {
+      hint: `Remove its machine ${stage.machine} by hand (for a container: podman rm -f ${stage.machine}).`,
+    });
   return { stage, policy };
 }
 
