@@ -95,6 +95,15 @@ install_npm_deps() {
   cp package-lock.json "$stamp"
 }
 
+# apt installs services without starting them where systemd is not PID 1, so nothing makes their runtime
+# directories: what a started sshd would have had (its privilege separation directory), setup makes.
+prepare_services() {
+  if [ -x /usr/sbin/sshd ] && [ ! -d /run/sshd ] && [ "$(id -u)" -eq 0 ]; then
+    say "creating /run/sshd (sshd's privilege separation directory; no service manager made it)"
+    install -d -m 0755 /run/sshd
+  fi
+}
+
 # ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests;
 # openssh-client for the ssh transport (the tests add openssh-server for their sshd on loopback).
 install_debian_packages ca-certificates openssl procps openssh-client
@@ -102,5 +111,6 @@ install_restic
 install_node
 # shellcheck disable=SC2086
 [ -n "${LIFEBOAT_SETUP_EXTRA:-}" ] && install_debian_packages ${LIFEBOAT_SETUP_EXTRA}
+prepare_services
 install_npm_deps
 say "ready: $(restic version | awk '{print "restic", $2}'), node $(node_modules/.bin/node --version)"

@@ -20,7 +20,7 @@ export interface TestSmtp {
   start(): Promise<void>;
 }
 
-export async function startSmtp(): Promise<TestSmtp> {
+export async function startSmtp(options: { port?: number } = {}): Promise<TestSmtp> {
   const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-smtp-"));
   const keyFile = path.join(dir, "key.pem");
   const certFile = path.join(dir, "cert.pem");
@@ -39,7 +39,7 @@ export async function startSmtp(): Promise<TestSmtp> {
   const key = await readFile(keyFile);
   const cert = await readFile(certFile);
   let server: SMTPServer | undefined;
-  let port = 0;
+  let port = options.port ?? 0;
 
   const start = async (): Promise<void> => {
     server = new SMTPServer({
@@ -64,8 +64,15 @@ export async function startSmtp(): Promise<TestSmtp> {
           .catch(callback);
       },
     });
-    await new Promise<void>((resolve) => server?.listen(port, "127.0.0.1", () => resolve()));
-    const address = server.server.address();
+    const listening = server;
+    // A port taken (a restart on the same port) or any other listen failure ends the start with its reason.
+    await new Promise<void>((resolve, reject) => {
+      listening.once("error", (err) =>
+        reject(new Error(`the SMTP test server could not listen on 127.0.0.1:${port}: ${err.message}`)),
+      );
+      listening.listen(port, "127.0.0.1", () => resolve());
+    });
+    const address = listening.server.address();
     if (address && typeof address === "object") port = address.port;
   };
   await start();

@@ -1,11 +1,12 @@
 // A real sshd on loopback, as root, with its own host key, a client key and a known_hosts entry: a test
 // peer for the ssh transport until the container fleet brings SSH hosts of its own.
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { outputTail, waitUntilReady } from "./ready.js";
 
 export interface TestSshd {
   port: number;
@@ -14,7 +15,7 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = createServer().listen(0, "127.0.0.1", () => {
       const { port } = srv.address() as { port: number };
@@ -23,13 +24,31 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** Resolves true when something accepts a TCP connection at host:port. */
+export function accepts(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
+
+/** sshd's privilege separation directory: its service creates it at start, and apt starts no service here. */
+export const PRIVSEP_DIR = "/run/sshd";
+
+export async function startSshd(options: { extraConfig?: string[] } = {}): Promise<TestSshd> {
   if (!existsSync("/usr/sbin/sshd")) {
     // A missing dependency fails the tests, never skips them.
     throw new Error(
       "sshd is not installed: the ssh transport tests need it. Run scripts/test.sh (it installs openssh-server).",
     );
   }
+  await mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-sshd-"));
   const hostKey = path.join(dir, "host_ed25519");
   const identityFile = path.join(dir, "client_ed25519");
@@ -55,21 +74,27 @@ export async function startSshd(): Promise<TestSshd> {
       "UsePAM no",
       "StrictModes no",
       "LogLevel ERROR",
+      ...(options.extraConfig ?? []),
       "",
     ].join("\n"),
   );
   const child: ResultPromise = execa("/usr/sbin/sshd", ["-D", "-e", "-f", config], {
     reject: false,
     stdin: "ignore",
+    buffer: false,
   });
-  // Ready once it accepts connections.
-  for (let i = 0; i < 100; i++) {
-    const ok = await execa("ssh-keyscan", ["-p", String(port), "127.0.0.1"], {
-      reject: false,
-      timeout: 2000,
+  const output = outputTail([child.stdout, child.stderr]);
+  try {
+    await waitUntilReady({
+      what: `sshd on 127.0.0.1:${port}`,
+      probe: () => accepts(port),
+      exited: child,
+      output,
+      timeoutMs: 10_000,
     });
-    if (ok.exitCode === 0 && String(ok.stdout).length > 0) break;
-    await new Promise((r) => setTimeout(r, 50));
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
   }
   return {
     port,

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { execa, type ResultPromise } from "execa";
+import { outputTail, waitUntilReady } from "../ready.js";
 
 export interface S3ServerInfo {
   endpoint: string;
@@ -66,19 +67,31 @@ export async function startS3Server(
       S3_CERT_IPS: FLEET_GATEWAY,
     },
     stdin: "ignore",
-    stderr: "inherit",
     reject: false,
     buffer: false,
   });
   const stdout = child.stdout;
   if (!stdout) throw new Error("no stdout from the S3 server");
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: stdout });
-    rl.once("line", resolve);
-    void child.then((r) => reject(new Error(`S3 test server exited early: ${r.exitCode} ${r.stderr ?? ""}`)));
-    setTimeout(() => reject(new Error("S3 test server did not start within 30 s")), 30_000).unref();
+  const output = outputTail([child.stderr]);
+  let line: string | undefined;
+  createInterface({ input: stdout }).once("line", (l) => {
+    line = l;
   });
-  const { port, ca } = JSON.parse(line) as { port: number; ca: string };
+  try {
+    await waitUntilReady({
+      what: `the S3 test server (${SERVER})`,
+      probe: async () => line !== undefined,
+      exited: child,
+      output,
+      timeoutMs: 30_000,
+    });
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  // Its errors after start (a failed request) still reach the test's output.
+  child.stderr?.pipe(process.stderr);
+  const { port, ca } = JSON.parse(line ?? "") as { port: number; ca: string };
   return {
     endpoint: `https://127.0.0.1:${port}`,
     fleetEndpoint: `https://${FLEET_GATEWAY}:${port}`,
