@@ -13,7 +13,7 @@ const root = path.resolve(import.meta.dirname, "..");
 const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-audit";
 const files = Number(process.env.BENCH_FILES ?? 200_000);
 const pairs = Number(process.env.BENCH_PAIRS ?? 3);
-const image = "lifeboat-test-db:bookworm-3";
+const image = "lifeboat-test-db:bookworm-4";
 const container = "lifeboat-bench-audit";
 
 if (spawnSync("podman", ["image", "exists", image]).status !== 0) {
@@ -26,7 +26,7 @@ const podman = (...args: string[]) => execFileSync("podman", args, { stdio: ["ig
 
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(path.join(dir, "policies"), { recursive: true });
-spawnSync("podman", ["rm", "-f", container]);
+spawnSync("podman", ["rm", "-f", "--time", "0", container]);
 podman(
   "run",
   "-d",

@@ -23,7 +23,7 @@ const files = Number(process.env.BENCH_FILES ?? 2000);
 const fileKib = Number(process.env.BENCH_FILE_KIB ?? 100);
 const pairs = Number(process.env.BENCH_PAIRS ?? 3);
 const node = path.join(root, "node_modules", ".bin", "node");
-const image = "lifeboat-test-base:bookworm-2";
+const image = "lifeboat-test-base:bookworm-3";
 const container = "lifeboat-bench-remote";
 const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
 const secretKey = randomBytes(24).toString("base64url");
@@ -48,7 +48,7 @@ async function startServer(): Promise<{ child: ChildProcess; endpoint: string; c
 }
 
 const podman = (...args: string[]) => execFileSync("podman", args, { stdio: ["ignore", "pipe", "inherit"] });
-spawnSync("podman", ["rm", "-f", container], { stdio: "ignore" });
+spawnSync("podman", ["rm", "-f", "--time", "0", container], { stdio: "ignore" });
 podman(
   ...["run", "-d", "--name", container, "--runtime", "runc", "--ulimit", "nofile=1024:1024"],
   ...["--ulimit", "nproc=1024:1024", image, "sleep", "infinity"],
@@ -145,5 +145,5 @@ try {
   row("unchanged data", again.lifeboat, again.restic);
 } finally {
   server.child.kill("SIGTERM");
-  spawnSync("podman", ["rm", "-f", container], { stdio: "ignore" });
+  spawnSync("podman", ["rm", "-f", "--time", "0", container], { stdio: "ignore" });
 }

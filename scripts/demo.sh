@@ -22,7 +22,7 @@ for h in web1 db1; do
   if podman container exists "$h"; then
     [ "$(podman inspect -f '{{index .Config.Labels "lifeboat.host"}}' "$h")" = "$h" ] ||
       { echo "a container named $h exists and is not the demo's; remove or rename it first" >&2; exit 1; }
-    podman rm -f "$h" >/dev/null
+    podman rm -f --time 0 "$h" >/dev/null
   fi
 done
 rm -rf "$demo"
@@ -84,7 +84,7 @@ lifeboat --quiet snapshot --all
 lifeboat --quiet snapshots
 
 step "5. Disaster: web1 and db1 are gone"
-podman rm -f web1 db1
+podman rm -f --time 0 web1 db1
 
 step "6. Recover db1, then web1, from their runbooks and their data"
 lifeboat --quiet recover --host db1

@@ -32,6 +32,8 @@ export const SYSTEM_PATHS = [
   "/etc/alternatives",
   "/etc/ld.so.cache",
   "/etc/ssl/certs",
+  // ca-certificates' own list of enabled certificates, written by its maintainer script on every host with TLS.
+  "/etc/ca-certificates.conf",
   "/etc/.pwd.lock",
   "/etc/mtab",
   "/etc/resolv.conf",

@@ -1,19 +1,22 @@
 // The test fleet: container hosts from a Debian bookworm base image built from Debian packages
-// (debootstrap minbase with restic and openssh-server), imported into podman with the runc runtime and explicit
-// ulimits (DESIGN.md). An SSH host is such a container running sshd with its own host key.
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+// (scripts/base-image.sh's debootstrap minbase, plus restic and openssh-server by apt), run with the runc runtime and
+// explicit ulimits (DESIGN.md). An SSH host is such a container running sshd with its own host key.
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { ContainerTransport } from "../../src/transport/container.js";
+import { outputTail, waitUntilReady } from "./ready.js";
+import { accepts } from "./sshd.js";
 
 // Bookworm's restic is 0.14, older than Lifeboat needs: hosts made from this image exercise the copy of
 // Lifeboat's own restic. Bump the version when the package list changes, so caches rebuild.
 const PACKAGES = ["restic", "openssh-server"];
-const IMAGE_VERSION = 2;
+const IMAGE_VERSION = 3;
 export const BASE_IMAGE = `lifeboat-test-base:bookworm-${IMAGE_VERSION}`;
-const CACHE = process.env.LIFEBOAT_FLEET_CACHE ?? "/var/cache/lifeboat-test";
+/** The one debootstrapped image (scripts/base-image.sh, also the demo's and the controller image's base). */
+export const MINBASE_IMAGE = "localhost/lifeboat-base:bookworm";
+const BASE_IMAGE_SCRIPT = path.resolve(import.meta.dirname, "../../scripts/base-image.sh");
 const RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
 async function requireTools(): Promise<void> {
@@ -28,37 +31,22 @@ async function requireTools(): Promise<void> {
   }
 }
 
-/** Builds (once; the tarball is cached) and imports the base image when podman does not have it. */
-export async function ensureBaseImage(): Promise<void> {
+/** The debootstrapped minbase image (built once by scripts/base-image.sh; its tarball is cached). */
+export async function ensureMinbaseImage(): Promise<void> {
   await requireTools();
-  if ((await execa("podman", ["image", "exists", BASE_IMAGE], { reject: false })).exitCode === 0) return;
-  const tarball = path.join(CACHE, `bookworm-minbase-${IMAGE_VERSION}.tar`);
-  if (!existsSync(tarball)) {
-    await mkdir(CACHE, { recursive: true });
-    const rootfs = await mkdtemp(path.join(CACHE, "rootfs-"));
-    try {
-      await execa("debootstrap", [
-        "--variant=minbase",
-        `--include=${PACKAGES.join(",")}`,
-        "bookworm",
-        rootfs,
-        "http://deb.debian.org/debian",
-      ]);
-      // Every host gets its own ssh host key at start; none is baked into the image.
-      await execa("sh", ["-c", `rm -f ${rootfs}/etc/ssh/ssh_host_*`]);
-      await execa("tar", ["-C", rootfs, "-cf", `${tarball}.part`, "."]);
-      await execa("mv", [`${tarball}.part`, tarball]);
-    } finally {
-      await rm(rootfs, { recursive: true, force: true });
-    }
-  }
-  await execa("podman", ["import", tarball, BASE_IMAGE]);
+  await execa(BASE_IMAGE_SCRIPT, [], { stdio: "inherit" });
+}
+
+/** The fleet's base: minbase plus restic 0.14 and openssh-server, without ssh host keys (each host makes its own). */
+export async function ensureBaseImage(): Promise<void> {
+  await ensureMinbaseImage();
+  await ensureImageWith(MINBASE_IMAGE, BASE_IMAGE, PACKAGES, "rm -f /etc/ssh/ssh_host_*");
 }
 
 // Services for the database and recovery tests (database servers, nginx), added to the base image with apt
 // inside a container (the Debian mirror is reachable through podman's NAT) and committed as an image of its own.
 const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3", "nginx"];
-export const DB_IMAGE = `lifeboat-test-db:bookworm-3`;
+export const DB_IMAGE = `lifeboat-test-db:bookworm-4`;
 /** podman run options this machine needs (DESIGN.md): also in the example runbooks. */
 export const RUN_OPTIONS = RUN_FLAGS;
 
@@ -76,18 +64,23 @@ export async function ensureDbImage(): Promise<void> {
 }
 
 /** The services image plus Debian's rpm tools (rpm, rpmbuild): a host with an rpm database beside dpkg's. */
-export const RPM_IMAGE = "lifeboat-test-rpm:bookworm-1";
+export const RPM_IMAGE = "lifeboat-test-rpm:bookworm-2";
 
 export async function ensureRpmImage(): Promise<void> {
   await ensureDbImage();
   await ensureImageWith(DB_IMAGE, RPM_IMAGE, ["rpm"]);
 }
 
-/** `image`: `from` with Debian packages added by apt inside a container, committed once. */
-async function ensureImageWith(from: string, image: string, packages: readonly string[]): Promise<void> {
+/** `image`: `from` with Debian packages added by apt inside a container (then `after`), committed once. */
+async function ensureImageWith(
+  from: string,
+  image: string,
+  packages: readonly string[],
+  after = "true",
+): Promise<void> {
   if ((await execa("podman", ["image", "exists", image], { reject: false })).exitCode === 0) return;
   const builder = `lifeboat-image-${process.pid}-${image.replace(/\W/g, "-")}`;
-  await execa("podman", ["rm", "-f", builder], { reject: false });
+  await execa("podman", ["rm", "-f", "--time", "0", builder], { reject: false });
   try {
     await execa("podman", [
       "run",
@@ -97,11 +90,11 @@ async function ensureImageWith(from: string, image: string, packages: readonly s
       from,
       "sh",
       "-c",
-      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(" ")} && apt-get clean`,
+      `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(" ")} && apt-get clean && ${after}`,
     ]);
     await execa("podman", ["commit", "-q", builder, image]);
   } finally {
-    await execa("podman", ["rm", "-f", builder], { reject: false });
+    await execa("podman", ["rm", "-f", "--time", "0", builder], { reject: false });
   }
 }
 
@@ -116,7 +109,7 @@ export interface ContainerHost {
 
 export async function startContainerHost(name: string, image = BASE_IMAGE): Promise<ContainerHost> {
   await (image === RPM_IMAGE ? ensureRpmImage() : image === DB_IMAGE ? ensureDbImage() : ensureBaseImage());
-  await execa("podman", ["rm", "-f", name], { reject: false });
+  await execa("podman", ["rm", "-f", "--time", "0", name], { reject: false });
   await execa("podman", [
     "run",
     "-d",
@@ -135,10 +128,10 @@ export async function startContainerHost(name: string, image = BASE_IMAGE): Prom
     root,
     address: () => root.address(),
     stop: async () => {
-      await execa("podman", ["stop", "-t", "1", name], { reject: false });
+      await execa("podman", ["stop", "-t", "0", name], { reject: false });
     },
     remove: async () => {
-      await execa("podman", ["rm", "-f", name], { reject: false });
+      await execa("podman", ["rm", "-f", "--time", "0", name], { reject: false });
     },
   };
 }
@@ -176,26 +169,18 @@ export async function startSshHost(name: string, user = "root"): Promise<SshHost
   await root.writeFile(`${home}/.ssh/authorized_keys`, await readFile(`${identityFile}.pub`), 0o600);
   await must(root, ["chown", "-R", `${user}:`, `${home}/.ssh`]);
   await must(root, ["ssh-keygen", "-q", "-A"]);
-  await execa("podman", [
-    "exec",
-    "-d",
-    name,
+  const address = await host.address();
+  // Attached, so that its exit and its own words reach us; it lives as long as the container.
+  await startInContainer(name, `sshd on ${name} (${address}:22)`, () => accepts(22, address), [
     "/usr/sbin/sshd",
     "-D",
     "-e",
     "-o",
     "PasswordAuthentication=no",
   ]);
-  const address = await host.address();
   const hostKey = (await root.readFile("/etc/ssh/ssh_host_ed25519_key.pub")).toString().trim();
   const knownHostsFile = path.join(dir, "known_hosts");
   await writeFile(knownHostsFile, `${address} ${hostKey.split(" ").slice(0, 2).join(" ")}\n`);
-  // Ready once sshd accepts connections.
-  for (let i = 0; i < 100; i++) {
-    const r = await execa("ssh-keyscan", ["-T", "2", address], { reject: false });
-    if (r.exitCode === 0 && String(r.stdout).length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   return { ...host, destination: `${user}@${address}`, identityFile, knownHostsFile };
 }
 
@@ -214,14 +199,44 @@ export function sh(t: ContainerTransport, script: string): Promise<string> {
 export const psql = (db: string, sql: string): string =>
   `runuser -u postgres -- psql -v ON_ERROR_STOP=1 -Atq -d ${db} -c "${sql}"`;
 
+/**
+ * Runs a server in a container as an attached `podman exec` (it ends with the container) and waits until
+ * `probe` answers; a server that exits or is not ready in time fails with its own output.
+ */
+async function startInContainer(
+  name: string,
+  what: string,
+  probe: () => Promise<boolean>,
+  argv: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const child = execa("podman", ["exec", name, ...argv], { reject: false, stdin: "ignore", buffer: false });
+  try {
+    await waitUntilReady({
+      what,
+      probe,
+      exited: child,
+      output: outputTail([child.stdout, child.stderr]),
+      timeoutMs,
+      intervalMs: 100,
+    });
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+}
+
 /** A container host running PostgreSQL 15 (socket, peer auth for `postgres`) and MariaDB (socket, root). */
 export async function startDbHost(name: string): Promise<ContainerHost> {
   const host = await startContainerHost(name, DB_IMAGE);
   await must(host.root, ["pg_ctlcluster", "15", "main", "start"]);
-  await execa("podman", ["exec", "-d", name, "mysqld_safe"]);
-  for (let i = 0; i < 100; i++) {
-    if ((await host.root.run(["mysqladmin", "ping"])).exitCode === 0) return host;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`MariaDB did not start on ${name}`);
+  // mariadbd itself rather than mysqld_safe: its errors go to stderr (mysqld_safe sends them to syslog).
+  await must(host.root, ["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"]);
+  await startInContainer(
+    name,
+    `MariaDB on ${name}`,
+    async () => (await host.root.run(["mysqladmin", "ping"])).exitCode === 0,
+    ["mariadbd", "--user=mysql"],
+  );
+  return host;
 }

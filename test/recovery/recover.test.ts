@@ -94,14 +94,14 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await execa("podman", ["rm", "-f", name], { reject: false });
+  await execa("podman", ["rm", "-f", "--time", "0", name], { reject: false });
   const aside = await execa(
     "podman",
     ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${name}-replaced`],
     { reject: false },
   );
   for (const n of String(aside.stdout).split("\n").filter(Boolean))
-    await execa("podman", ["rm", "-f", n], { reject: false });
+    await execa("podman", ["rm", "-f", "--time", "0", n], { reject: false });
   await rm(ws.root, { recursive: true, force: true });
 });
 
