@@ -1,13 +1,30 @@
 import { defineConfig } from "vitest/config";
 
+// Two tiers (README: Development). unit: no restic, S3, podman or network, under a minute; its only setup is
+// the build the CLI tests spawn. integration: everything else, against the real parts.
+const UNIT = "test/**/*.unit.test.ts";
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
-    globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests run real restic processes; two cores do not gain from more parallel files.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: [UNIT], globalSetup: ["test/helpers/build-setup.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          exclude: [UNIT],
+          globalSetup: ["test/helpers/build-setup.ts", "test/helpers/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

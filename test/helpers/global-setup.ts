@@ -1,5 +1,5 @@
-// Builds the CLI the tests spawn, starts the shared S3 server, and fails (never skips) when restic is
-// missing or too old.
+// The integration tier's setup (after build-setup.ts): fails (never skips) when restic is missing or too old,
+// builds the fleet's images once, and starts the shared S3 server.
 import { rm } from "node:fs/promises";
 import { execa } from "execa";
 import type { TestProject } from "vitest/node";
@@ -14,7 +14,6 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await execa("npm", ["run", "-s", "build"], { stdio: "inherit" });
   let out = "";
   try {
     out = (await execa("restic", ["version"])).stdout;

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
-import { expect } from "vitest";
+import { expect, test as plain } from "vitest";
+import { findRestic, isSupported, parseResticVersion } from "../../src/restic/binary.js";
 import { openRepository } from "../../src/storage/repository.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
@@ -55,11 +56,25 @@ test("forget with keep rules: a dry run removes nothing, a real one with prune d
   expect((await repo.snapshots()).map((s) => s.id)).toEqual([second.snapshotId]);
 });
 
+/** restic check's own verdict, from its JSON summary line. */
+function checkSummary(output: string): Record<string, unknown> | undefined {
+  return output
+    .split("\n")
+    .map((l) => (l.startsWith("{") ? (JSON.parse(l) as Record<string, unknown>) : undefined))
+    .find((m) => m?.message_type === "summary");
+}
+
 test("check reads a subset of the data; unlock succeeds on an unlocked repository", async ({ ws }) => {
   const { repo } = await repoWithTwoSnapshots(ws);
-  await expect(repo.check("1/2")).resolves.toBeDefined();
-  await expect(repo.check()).resolves.toBeDefined();
+  const clean = { num_errors: 0, broken_packs: null, suggest_repair_index: false, suggest_prune: false };
+  expect(checkSummary((await repo.check("1/2")).output)).toMatchObject(clean);
+  expect(checkSummary((await repo.check()).output)).toMatchObject(clean);
   await expect(repo.unlock()).resolves.toBeUndefined();
+});
+
+plain("finds the real restic, recent enough", async () => {
+  const found = await findRestic();
+  expect(isSupported(parseResticVersion(`restic ${found.version}`) ?? [0, 0, 0])).toBe(true);
 });
 
 test("check fails with a typed error on a damaged repository", async ({ ws }) => {

@@ -15,11 +15,6 @@ it("supports 0.17 and newer only", () => {
   expect(isSupported([1, 0, 0])).toBe(true);
 });
 
-it("finds the real restic", async () => {
-  const found = await findRestic();
-  expect(isSupported(parseResticVersion(`restic ${found.version}`) ?? [0, 0, 0])).toBe(true);
-});
-
 it("refuses restic older than 0.17 with a hint that says how to install a newer one", async () => {
   const fake = await fakeRestic({ version: "0.14.0", exitCode: 1, message: "unused" });
   const err = await findRestic({ ...process.env, LIFEBOAT_RESTIC: fake.binary }).catch((e: unknown) => e);
