@@ -124,7 +124,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       watchdogBusy = false;
     }
   };
-  await scheduler.catchUp(jobs);
+  const caughtUp = await scheduler.catchUp(jobs);
+  logger.info({ started: caughtUp }, "catch-up done");
   const timer = setInterval(() => void watchdog(), watchdogMs);
   void watchdog();
 

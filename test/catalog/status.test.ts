@@ -109,8 +109,10 @@ test("a host whose newest good snapshot is older than its RPO is STALE", async (
   const { appendFile } = await import("node:fs/promises");
   await appendFile(policy, "rpo: 2s\n");
   expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  // The snapshot is no newer than this moment: 2 s from here it is surely older than its RPO.
+  const saved = Date.now();
   expect((await runCli(["status"], ws.env)).exitCode).toBe(0);
-  await new Promise((r) => setTimeout(r, 2500));
+  await new Promise((r) => setTimeout(r, Math.max(0, saved + 2_100 - Date.now())));
   const r = await runCli(["status", "--host", "web1"], ws.env);
   expect(r.exitCode).toBe(9);
   expect(r.stdout).toMatch(/web1 .* \/ 2s .*STALE/);

@@ -94,7 +94,14 @@ test("jobs run on their schedule; /metrics and /healthz answer; SIGTERM leaves n
   await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
   await web1(ws, "*/3 * * * * *");
   const daemon = await startDaemon(ws);
-  await sleep(9500);
+  // Two ticks on time that have ended (each ran or, on a busy machine, was skipped).
+  await waitFor(daemon, "two scheduled snapshots on time", async () => {
+    const ended = (await records(ws, "web1")).filter((r) => r.kind === "snapshot" && r.outcome !== "running");
+    return (
+      ended.filter((r) => new Date(r.startedAt).getUTCSeconds() % 3 === 0).length >= 2 &&
+      ended.filter((r) => r.outcome === "succeeded").length >= 2
+    );
+  });
   const health = await fetch(`${daemon.url}/healthz`);
   expect(health.status).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", hosts: 1 });
@@ -133,7 +140,9 @@ test("a tick while the host's previous run still goes is skipped and recorded; S
   await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
   await web1(ws, "* * * * * *");
   const daemon = await startDaemon(ws, { ...ws.env, LIFEBOAT_RESTIC: slow });
-  await sleep(3000);
+  await waitFor(daemon, "a skipped tick", async () =>
+    (await records(ws, "web1")).some((r) => r.outcome === "skipped"),
+  );
   expect(await daemon.stop()).toBe(0);
   const runs = await records(ws, "web1");
   const skipped = runs.filter((r) => r.outcome === "skipped");
@@ -158,12 +167,16 @@ test("a run missed while the daemon was down runs once at start, not again after
   await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
   await web1(ws, "0 0 1 1 *"); // yearly: the last time it was due has passed
   const first = await startDaemon(ws);
-  await sleep(4000);
+  await waitFor(first, "the caught-up snapshot to end", async () =>
+    (await records(ws, "web1")).some((r) => r.kind === "snapshot" && r.outcome === "succeeded"),
+  );
   expect(await first.stop()).toBe(0);
   expect((await records(ws, "web1")).filter((r) => r.kind === "snapshot")).toHaveLength(1);
   expect(first.logs().some((l) => l.msg === "missed while the daemon was down: running it now")).toBe(true);
   const second = await startDaemon(ws);
-  await sleep(2500);
+  // Catch-up is decided once, at start: when it is done, nothing more is started for a yearly job.
+  await waitFor(second, "catch-up", async () => second.logs().some((l) => l.msg === "catch-up done"));
+  expect(second.logs().find((l) => l.msg === "catch-up done")?.started).toEqual([]);
   expect(await second.stop()).toBe(0);
   expect((await records(ws, "web1")).filter((r) => r.kind === "snapshot")).toHaveLength(1);
 });
@@ -177,8 +190,20 @@ test("a permanent failure is not retried and counts in /metrics; the watchdog se
     `host: gone\nschedule: "0 0 1 1 *"\nrpo: 1h\ntransport: local\nirreplaceable: [${ws.data("never-there")}]\n`,
   );
   const daemon = await startDaemon(ws);
-  await sleep(5000);
-  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  let metrics = "";
+  await waitFor(daemon, "the failure and the stale host in /metrics", async () => {
+    metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    return (
+      parseMetric(metrics, "lifeboat_run_failures_total", {
+        host: "gone",
+        kind: "snapshot",
+        code: "DATA_MISSING",
+      }) !== undefined && parseMetric(metrics, "lifeboat_host_stale", { host: "gone" }) === 1
+    );
+  });
+  // Long enough for a wrong retry to show: the window is 4 s with a first delay of 1 s.
+  await sleep(1500);
+  metrics = await (await fetch(`${daemon.url}/metrics`)).text();
   expect(await daemon.stop()).toBe(0);
   // DATA_MISSING is permanent: one attempt only.
   const runs = (await records(ws, "gone")).filter((r) => r.kind === "snapshot");
@@ -212,7 +237,8 @@ test("a failure that may pass (host unreachable) is retried with backoff within 
     `host: far\nschedule: "0 0 1 1 *"\ntransport: { ssh: { destination: "backup@127.0.0.1", port: 1 } }\nirreplaceable: [/srv/data]\n`,
   );
   const daemon = await startDaemon(ws);
-  await sleep(6000);
+  // The last attempt ends with "job failed" (no more retries left in the window).
+  await waitFor(daemon, "the retries to end", async () => daemon.logs().some((l) => l.msg === "job failed"));
   expect(await daemon.stop()).toBe(0);
   const runs = (await records(ws, "far", "offsite")).filter((r) => r.kind === "snapshot");
   expect(runs.length).toBeGreaterThanOrEqual(2);
@@ -227,13 +253,12 @@ test("SIGHUP reloads the policies; an invalid reload keeps the old ones and says
   await ws.writeConfig(`targets:\n  primary: { type: local }\n${DAEMON}`);
   await web1(ws, "0 0 1 1 *");
   const daemon = await startDaemon(ws);
-  await sleep(1500);
+  await waitFor(daemon, "catch-up", async () => daemon.logs().some((l) => l.msg === "catch-up done"));
   await ws.writePolicy("broken.yaml", "host: broken\nirreplaceable: [relative/path]\n");
   daemon.process.kill("SIGHUP");
-  await sleep(1000);
-  expect(
+  await waitFor(daemon, "the failed reload", async () =>
     daemon.logs().some((l) => l.msg === "reload failed: keeping the policies and runbooks loaded before"),
-  ).toBe(true);
+  );
   expect(daemon.stderr()).toContain("must be an absolute path");
   const health = (await (await fetch(`${daemon.url}/healthz`)).json()) as { hosts: number };
   expect(health.hosts).toBe(1);
@@ -242,8 +267,9 @@ test("SIGHUP reloads the policies; an invalid reload keeps the old ones and says
     `host: broken\nschedule: "0 0 1 1 *"\nirreplaceable: [${ws.data("web1/uploads")}]\n`,
   );
   daemon.process.kill("SIGHUP");
-  await sleep(1500);
-  expect(daemon.logs().some((l) => l.msg === "reloaded policies and runbooks" && l.hosts === 2)).toBe(true);
+  await waitFor(daemon, "the reload", async () =>
+    daemon.logs().some((l) => l.msg === "reloaded policies and runbooks" && l.hosts === 2),
+  );
   expect(await daemon.stop()).toBe(0);
 });
 
@@ -274,11 +300,10 @@ test("the watchdog's own failure (its storage went away) is an alert, once; /hea
     expect(sick.status).toBe(503);
     expect(sick.body.problem).toMatch(/^the watchdog failed: /);
     // Rounds go on failing (every second here); the alert is not repeated.
-    await sleep(4000);
-    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
-    expect(parseMetric(metrics, "lifeboat_watchdog_runs_total", { result: "failed" })).toBeGreaterThanOrEqual(
-      2,
-    );
+    await waitFor(daemon, "three failed watchdog rounds", async () => {
+      const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+      return (parseMetric(metrics, "lifeboat_watchdog_runs_total", { result: "failed" }) ?? 0) >= 3;
+    });
     expect(smtp.messages.filter(isAlert)).toHaveLength(1);
     expect(await daemon.stop()).toBe(0);
   } finally {
@@ -286,6 +311,21 @@ test("the watchdog's own failure (its storage went away) is an alert, once; /hea
     await s3.stop();
   }
 });
+
+/** Polls until `ok`; at the deadline, fails naming what it waited for, with the daemon's log. */
+async function waitFor(
+  daemon: RunningDaemon,
+  what: string,
+  ok: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}; the daemon's log:\n${daemon.stderr()}`);
+    await sleep(200);
+  }
+}
 
 async function waitUntil(ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
