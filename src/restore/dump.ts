@@ -53,15 +53,15 @@ export async function restoreDump(options: DumpRestoreOptions): Promise<DumpRest
     logger: options.logger,
     signal: options.signal,
   });
-  // Every engine that has dumps of this name; the database name alone is usually enough.
+  // One listing answers every engine (each restic call costs a key derivation): the dumps are told apart by tag.
+  const all = await opened.repo.snapshots({ host: policy.host });
   const found: Array<{ engine: DatabaseEngine; file: string; snapshots: Snapshot[] }> = [];
   for (const engine of engines) {
     const file = dumpName(engine, options.database);
-    const snapshots = await opened.repo.snapshots({ host: policy.host, tags: [dumpTag(file)] });
+    const snapshots = all.filter((s) => s.tags?.includes(dumpTag(file)));
     if (snapshots.length > 0) found.push({ engine, file, snapshots });
   }
   if (found.length === 0) {
-    const all = await opened.repo.snapshots({ host: policy.host });
     const names = [
       ...new Set(
         all.flatMap((s) => (s.tags ?? []).filter((t) => t.startsWith("dump:")).map((t) => t.slice(5))),
