@@ -1,5 +1,6 @@
 # The Lifeboat controller: `lifeboat daemon` with Node 24, restic 0.18, the OpenSSH client and the podman CLI.
-#   docker build -t lifeboat .        (or podman build; NODE_IMAGE may name a local Node 24 image)
+#   docker build -t lifeboat .        (podman build --format docker; NODE_IMAGE may name a local Node 24 image,
+#                                      e.g. the one scripts/node-image.sh builds without any registry)
 #   docker run -d --name lifeboat -v /srv/lifeboat/etc:/etc/lifeboat:ro -v lifeboat-state:/var/lib/lifeboat \
 #     --env-file /srv/lifeboat/env -p 9469:9469 lifeboat
 # Volumes: /etc/lifeboat (lifeboat.yaml with `daemon: { listen: 0.0.0.0:9469 }`, policies/, runbooks/, keys you
@@ -8,6 +9,8 @@
 ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# Marks this stage's images, so that a build cache's stale ones can be found and pruned.
+LABEL io.lifeboat.stage=build
 # Behind a TLS-inspecting proxy: mount its CA bundle into the build and name it here, e.g.
 #   --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/proxy-ca.crt:ro --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/proxy-ca.crt
 ARG NODE_EXTRA_CA_CERTS=
