@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { execa } from "execa";
 import type { TestProject } from "vitest/node";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
-import { ensureBaseImage, ensureDbImage } from "./fleet.js";
+import { ensureBaseImage, ensureDbImage, pinDefaultBridge } from "./fleet.js";
 import { type S3ServerInfo, startS3Server } from "./s3/start.js";
 
 declare module "vitest" {
@@ -28,10 +28,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Once, before any worker needs a container host: two workers must not build the image side by side.
   await ensureBaseImage();
   await ensureDbImage();
+  const unpin = await pinDefaultBridge();
   const s3 = await startS3Server({ address: "0.0.0.0" });
   const { stop, kill: _kill, ...info } = s3;
   project.provide("s3", info);
   return async () => {
+    await unpin();
     await stop();
     await rm(s3.dir, { recursive: true, force: true });
   };

@@ -24,6 +24,8 @@ export interface ReadyWait {
   output(): string | Promise<string>;
   timeoutMs: number;
   intervalMs?: number;
+  /** Stops the server when the wait fails (one that is not ready in time must not linger). */
+  stop?: () => void;
 }
 
 /** Resolves once `probe` succeeds; rejects when the process exits first or the deadline passes. */
@@ -39,6 +41,7 @@ export async function waitUntilReady(wait: ReadyWait): Promise<void> {
     },
   );
   const fail = async (why: string): Promise<never> => {
+    wait.stop?.();
     const output = await Promise.resolve(wait.output()).catch(
       (err: unknown) => `(output unreadable: ${err})`,
     );

@@ -83,19 +83,14 @@ export async function startSshd(options: { extraConfig?: string[] } = {}): Promi
     stdin: "ignore",
     buffer: false,
   });
-  const output = outputTail([child.stdout, child.stderr]);
-  try {
-    await waitUntilReady({
-      what: `sshd on 127.0.0.1:${port}`,
-      probe: () => accepts(port),
-      exited: child,
-      output,
-      timeoutMs: 10_000,
-    });
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw err;
-  }
+  await waitUntilReady({
+    what: `sshd on 127.0.0.1:${port}`,
+    probe: () => accepts(port),
+    exited: child,
+    output: outputTail([child.stdout, child.stderr]),
+    timeoutMs: 10_000,
+    stop: () => child.kill("SIGKILL"),
+  });
   return {
     port,
     identityFile,

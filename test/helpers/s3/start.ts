@@ -77,18 +77,14 @@ export async function startS3Server(
   createInterface({ input: stdout }).once("line", (l) => {
     line = l;
   });
-  try {
-    await waitUntilReady({
-      what: `the S3 test server (${SERVER})`,
-      probe: async () => line !== undefined,
-      exited: child,
-      output,
-      timeoutMs: 30_000,
-    });
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw err;
-  }
+  await waitUntilReady({
+    what: `the S3 test server (${SERVER})`,
+    probe: async () => line !== undefined,
+    exited: child,
+    output,
+    timeoutMs: 30_000,
+    stop: () => child.kill("SIGKILL"),
+  });
   // Its errors after start (a failed request) still reach the test's output.
   child.stderr?.pipe(process.stderr);
   const { port, ca } = JSON.parse(line ?? "") as { port: number; ca: string };
