@@ -65,6 +65,11 @@ const exitCodeByErrorCode = {
 
 export type ErrorCode = keyof typeof exitCodeByErrorCode;
 
+/** Whether a code read back as text (a report's failure) is one of Lifeboat's. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(exitCodeByErrorCode, code);
+}
+
 export interface LifeboatErrorOptions {
   /** What the user should do next; printed under the message. */
   hint?: string;
@@ -96,6 +101,21 @@ export class LifeboatError extends Error {
       hint: this.hint,
       details: this.details,
     };
+  }
+}
+
+/**
+ * A run that finished with a result that is a failure (a drill whose check failed, an interrupted recovery): the
+ * result travels with the error, typed (and is the outcome in the details of --json output).
+ */
+export class RunFailed<R> extends LifeboatError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly result: R,
+    options: Omit<LifeboatErrorOptions, "details"> = {},
+  ) {
+    super(code, message, { ...options, details: { outcome: result } });
   }
 }
 

@@ -4,7 +4,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sd
 import type { S3TargetConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { createS3Client, storageError } from "../storage/s3.js";
-import { type DoctorCheck, run } from "./doctor.js";
+import { type DoctorCheck, run } from "./check.js";
 
 /** The most a server's clock may differ from ours before signed S3 requests start to fail (AWS: 15 min). */
 const MAX_SKEW_SECONDS = 300;

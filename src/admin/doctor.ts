@@ -4,7 +4,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { readConfig, type TargetConfig } from "../config/load.js";
-import { isLifeboatError, LifeboatError } from "../errors.js";
+import { LifeboatError } from "../errors.js";
 import { dumpEnv, listCommand, SYSTEM_DATABASES } from "../policy/databases.js";
 import { loadPolicies, type Policy } from "../policy/load.js";
 import { findRestic } from "../restic/binary.js";
@@ -13,25 +13,9 @@ import { resolvePassword } from "../storage/password.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import { formatProblem } from "../yaml/located.js";
+import { type DoctorCheck, run } from "./check.js";
 
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  hint?: string | undefined;
-  code?: string | undefined;
-  exitCode?: number | undefined;
-}
-
-export async function run(name: string, fn: () => Promise<string>): Promise<DoctorCheck> {
-  try {
-    return { name, ok: true, detail: await fn() };
-  } catch (err) {
-    if (isLifeboatError(err))
-      return { name, ok: false, detail: err.message, hint: err.hint, code: err.code, exitCode: err.exitCode };
-    return { name, ok: false, detail: String(err), code: "INTERNAL", exitCode: 1 };
-  }
-}
+export type { DoctorCheck } from "./check.js";
 
 async function localChecks(t: Extract<TargetConfig, { type: "local" }>): Promise<DoctorCheck[]> {
   return [

@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isLifeboatError } from "../errors.js";
+import { isLifeboatError, type LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { CatalogStore } from "./store.js";
+import type { CatalogStore } from "./types.js";
 
 export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -61,7 +61,12 @@ export function parseRunKey(
   };
 }
 
+/** A new run's id: made before the run starts, so that its plan and names can carry it. */
+export const newRunId = (): string => randomBytes(6).toString("hex");
+
 export interface RecordOptions {
+  /** The run's id (newRunId()); a new one when absent. */
+  id?: string | undefined;
   catalog: CatalogStore;
   host: string;
   kind: RunKind;
@@ -73,16 +78,19 @@ export interface RecordOptions {
 
 /**
  * Runs `fn` between a start record and an end record. The end record carries the outcome, the error's code
- * and message (already free of secrets), and the facts `facts` derives from the result.
+ * and message (already free of secrets), and the facts `facts` derives from the result. A result can itself be a
+ * failure (a drill whose check failed): `verdict` says so with the error to record and throw, and the result's
+ * facts are recorded too.
  */
 export async function recordRun<T>(
   options: RecordOptions,
   fn: (run: { id: string; startedAt: string }) => Promise<T>,
   facts: (result: T) => RunFacts,
+  verdict: (result: T) => LifeboatError | undefined = () => undefined,
 ): Promise<T> {
   const base = {
     version: 1 as const,
-    id: randomBytes(6).toString("hex"),
+    id: options.id ?? newRunId(),
     host: options.host,
     kind: options.kind,
     trigger: options.trigger ?? "manual",
@@ -111,18 +119,26 @@ export async function recordRun<T>(
       );
     }
   };
+  const failed = (code: string, message: string) => ({
+    outcome: code === "INTERRUPTED" ? ("interrupted" as const) : ("failed" as const),
+    error: { code, message },
+  });
+  let result: T;
   try {
-    const result = await fn({ id: base.id, startedAt: base.startedAt });
-    await end({ outcome: "succeeded", ...facts(result) });
-    return result;
+    result = await fn({ id: base.id, startedAt: base.startedAt });
   } catch (err) {
-    const code = isLifeboatError(err) ? err.code : "INTERNAL";
-    const message = err instanceof Error ? err.message : String(err);
-    const outcome = code === "INTERRUPTED" ? "interrupted" : "failed";
-    const partial = isLifeboatError(err) && err.details?.outcome ? facts(err.details.outcome as T) : {};
-    await end({ ...partial, outcome, error: { code, message } });
+    await end(
+      failed(isLifeboatError(err) ? err.code : "INTERNAL", err instanceof Error ? err.message : String(err)),
+    );
     throw err;
   }
+  const failure = verdict(result);
+  await end({
+    ...facts(result),
+    ...(failure ? failed(failure.code, failure.message) : { outcome: "succeeded" }),
+  });
+  if (failure) throw failure;
+  return result;
 }
 
 /** Records a run the daemon did not start (its host was busy): one end record, outcome skipped. */
@@ -133,7 +149,7 @@ export async function recordSkipped(
   const now = new Date().toISOString();
   const record: RunRecord = {
     version: 1,
-    id: randomBytes(6).toString("hex"),
+    id: newRunId(),
     host: run.host,
     kind: run.kind,
     phase: "end",

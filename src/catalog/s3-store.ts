@@ -2,7 +2,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3TargetConfig } from "../config/load.js";
 import { openS3, storageError } from "../storage/s3.js";
-import { CATALOG_DIR, type CatalogStore } from "./store.js";
+import { CATALOG_DIR, type CatalogStore } from "./types.js";
 
 export class S3CatalogStore implements CatalogStore {
   constructor(private readonly target: S3TargetConfig) {}

@@ -4,17 +4,9 @@ import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
+import { CATALOG_DIR, type CatalogStore } from "./types.js";
 
-/** Host names cannot start with "_", so the catalog never collides with a host's repository. */
-export const CATALOG_DIR = "_catalog";
-
-export interface CatalogStore {
-  /** Writes a new object. Keys are unique (time + run id): nothing is ever overwritten. */
-  put(key: string, body: string): Promise<void>;
-  get(key: string): Promise<string | undefined>;
-  /** Every key under `prefix`, sorted. */
-  list(prefix: string): Promise<string[]>;
-}
+export { CATALOG_DIR, type CatalogStore } from "./types.js";
 
 class LocalCatalogStore implements CatalogStore {
   constructor(private readonly root: string) {}

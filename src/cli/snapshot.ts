@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { snapshotAndRetain } from "../retention/after-snapshot.js";
 import { fleetExitCode, type HostSnapshotResult, snapshotAll } from "../snapshot/all.js";
+import { snapshotAndRetain } from "../snapshot/and-retain.js";
 import { formatBytes } from "../util/bytes.js";
 import type { CommandContext, CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";

@@ -1,14 +1,12 @@
 // `lifeboat stage up|list|down`: try a configuration change on an isolated copy of a host built from the changed
 // runbook (a file, or the runbook at a git ref), optionally with its data; removed by `down` or its TTL.
-import path from "node:path";
 import type { Command } from "commander";
-import { isLifeboatError, LifeboatError } from "../errors.js";
-import { policyForHost, requireValidPolicies } from "../policy/load.js";
-import { type RecoveryReport, recoverHost } from "../recovery/run.js";
+import { LifeboatError } from "../errors.js";
+import { requireValidPolicies } from "../policy/load.js";
+import type { RecoveryReport } from "../recovery/run.js";
 import { eventLine, planText, reportText } from "../recovery/text.js";
-import { runbookAtRef } from "../runbook/at-ref.js";
-import { type Runbook, requireRunbook, runbookFileOf } from "../runbook/load.js";
-import { findStage, listStages, recordStage, removeStage, stageRecord } from "../stage/stages.js";
+import { findStage, listStages, removeStage } from "../stage/stages.js";
+import { stageUp } from "../stage/up.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import type { CommandRunner } from "./context.js";
 import { printTable } from "./table.js";
@@ -49,68 +47,36 @@ export function registerStage(program: Command, run: CommandRunner): void {
     )
     .action((opts: UpFlags) =>
       run(async (ctx) => {
-        if (opts.runbook && opts.ref) throw new LifeboatError("USAGE", "give --runbook or --ref, not both");
         const ttlSeconds = parseDuration(opts.ttl);
         if (!ttlSeconds)
           throw new LifeboatError("USAGE", `--ttl ${opts.ttl} is not a duration`, {
             hint: "e.g. 30m, 4h, 2d",
           });
-        const config = await ctx.loadConfig();
-        const policy = await policyForHost(config, opts.host);
-        let runbook: Runbook;
-        let source: string;
-        let dispose = async () => {};
-        if (opts.ref) {
-          const at = await runbookAtRef(config, policy, opts.ref);
-          ({ runbook, dispose } = at);
-          source = `${opts.ref} (${at.commit.slice(0, 8)})`;
-        } else if (opts.runbook) {
-          runbook = await requireRunbook(config, { ...policy, runbook: path.resolve(opts.runbook) });
-          source = path.resolve(opts.runbook);
-        } else {
-          runbook = await requireRunbook(config, policy);
-          source = runbookFileOf(config, policy);
-        }
         const human = !ctx.options.json;
-        let report: RecoveryReport | undefined;
-        let failure: unknown;
-        try {
-          const result = await recoverHost({
-            config,
-            host: policy.host,
-            mode: "stage",
-            runbook,
-            snapshot: opts.snapshot,
-            noData: !opts.withData,
-            logger: ctx.logger,
-            signal: ctx.signal,
-            onEvent: (e) => {
-              if (!human) return;
-              const line = e.type === "plan" ? planText(e.plan) : eventLine(e);
-              if (line) process.stderr.write(`${line}\n`);
-            },
-          });
-          if (!result.dryRun) report = result.report;
-        } catch (err) {
-          failure = err;
-          const outcome = isLifeboatError(err) ? err.details?.outcome : undefined;
-          report = outcome as RecoveryReport | undefined;
-        } finally {
-          await dispose();
-        }
-        // Kept whatever the verdict, and listed: a failed change is what one wants to look at.
-        if (report && report.phases[0]?.status === "passed") {
-          const record = stageRecord(report, runbook.provider, source, ttlSeconds);
-          await recordStage(config, policy, record);
-          if (human)
-            process.stderr.write(
-              `staged ${policy.host} as ${record.machine} (stage ${record.id}) until ${record.expiresAt}\n` +
-                `${reachText(report, runbook.provider.kind === "container" ? (runbook.provider.engine ?? "podman") : undefined)}\n` +
-                `  remove it: lifeboat stage down ${record.id}\n`,
-            );
-        }
+        const { report, record, failure } = await stageUp({
+          config: await ctx.loadConfig(),
+          host: opts.host,
+          runbookFile: opts.runbook,
+          ref: opts.ref,
+          withData: opts.withData ?? false,
+          snapshot: opts.snapshot,
+          ttlSeconds,
+          logger: ctx.logger,
+          signal: ctx.signal,
+          onEvent: (e) => {
+            if (!human) return;
+            const line = e.type === "plan" ? planText(e.plan) : eventLine(e);
+            if (line) process.stderr.write(`${line}\n`);
+          },
+        });
+        if (record && human)
+          process.stderr.write(
+            `staged ${record.host} as ${record.machine} (stage ${record.id}) until ${record.expiresAt}\n` +
+              `${reachText(report, record.provider.kind === "container" ? (record.provider.engine ?? "podman") : undefined)}\n` +
+              `  remove it: lifeboat stage down ${record.id}\n`,
+          );
         if (failure) throw failure;
-        if (report) ctx.print(report, () => reportText(report));
+        ctx.print(report, () => reportText(report));
       }),
     );
 

@@ -7,10 +7,10 @@ import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError } from "../errors.js";
 import { mailDigest } from "../mail/notify.js";
 import type { Policy } from "../policy/load.js";
-import { recoverHost } from "../recovery/run.js";
+import { failedReport, recoverHost } from "../recovery/run.js";
 import { buildDigest } from "../report/digest.js";
-import { snapshotAndRetain } from "../retention/after-snapshot.js";
 import type { Runbook } from "../runbook/load.js";
+import { snapshotAndRetain } from "../snapshot/and-retain.js";
 import { check } from "../verify/check.js";
 import type { DaemonMetrics } from "./metrics.js";
 import type { Job } from "./scheduler.js";
@@ -111,19 +111,20 @@ export function buildJobs(
         run: (signal) =>
           measured(ctx, policy.host, "drill", async () => {
             try {
+              // The runbook the daemon loaded (and validated) at start or reload, not the file as it is now.
               const r = await recoverHost({
                 config,
                 host: policy.host,
                 mode: "drill",
+                runbook,
                 trigger: "schedule",
                 logger: ctx.logger,
                 signal,
               });
               if (!r.dryRun) ctx.metrics.drill(r.report);
             } catch (err) {
-              const report = isLifeboatError(err) ? err.details?.outcome : undefined;
-              if (report && typeof report === "object" && "verdict" in report)
-                ctx.metrics.drill(report as Parameters<DaemonMetrics["drill"]>[0]);
+              const report = failedReport(err);
+              if (report) ctx.metrics.drill(report);
               throw err;
             }
             return undefined;

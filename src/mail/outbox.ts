@@ -4,18 +4,9 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
+import type { OutgoingMail } from "./message.js";
 
-export interface OutgoingMail {
-  id: string;
-  kind: "report" | "alert" | "digest" | "test";
-  host: string | undefined;
-  createdAt: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string | undefined;
-  attachments: Array<{ filename: string; content: string; contentType: string }>;
-}
+export type { OutgoingMail } from "./message.js";
 
 export type Delivery = "sent" | "pending" | "off";
 

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import type { MailConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import type { OutgoingMail } from "./outbox.js";
+import type { OutgoingMail } from "./message.js";
 
 /** The SMTP login from the environment; neither part is ever logged or stored. */
 function smtpAuth(mail: MailConfig, env: NodeJS.ProcessEnv): { user: string; pass: string } | undefined {

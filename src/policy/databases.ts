@@ -94,18 +94,9 @@ export function databaseSource(entry: DatabaseEntry): DatabaseSource {
   return { engine, ...rest, databases };
 }
 
-/** The file of a PostgreSQL server's roles: a dot, which no database name has, keeps it apart from theirs. */
-export const POSTGRES_ROLES_FILE = "postgres.roles.sql";
-
 /** pg_dumpall --globals-only: the roles (and tablespaces) every database's grants refer to. */
 export function rolesDumpCommand(source: DatabaseSource): string[] {
   return asUser(source, ["pg_dumpall", "--globals-only", "--no-password", ...connection(source)]);
-}
-
-/** The dump's file name in its snapshot, and its `data:` tag: one stream per database. */
-export function dumpName(engine: DatabaseEngine, database: string): string {
-  if (engine === "sqlite") return `sqlite-${database.replace(/^\//, "").replace(/\//g, "_")}.sql`;
-  return `${engine}-${database}.sql`;
 }
 
 function asUser(source: DatabaseSource, argv: string[]): string[] {

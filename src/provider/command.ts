@@ -23,12 +23,9 @@ export class CommandProvider implements Provider {
     return `machine ${name} made by the runbook's create command`;
   }
 
-  async exists(): Promise<boolean> {
-    return false;
-  }
-
-  async setAside(name: string): Promise<string> {
-    return name;
+  async exists(): Promise<"unknown"> {
+    // Only the user's own commands know their machines.
+    return "unknown";
   }
 
   private env(request: ProvisionRequest, address = ""): Record<string, string> {

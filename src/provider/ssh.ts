@@ -15,13 +15,9 @@ export class SshProvider implements Provider {
     return `the machine at ${this.spec.destination} (ssh)`;
   }
 
-  async exists(): Promise<boolean> {
+  async exists(): Promise<"unknown"> {
     // The machine is the user's; whether it is "the old host" is theirs to say.
-    return false;
-  }
-
-  async setAside(name: string): Promise<string> {
-    return name;
+    return "unknown";
   }
 
   async create(request: ProvisionRequest): Promise<ProvisionedHost> {

@@ -1,4 +1,5 @@
-// How a fresh machine comes to exist for a recovery or a drill, and goes away after a drill.
+// How a fresh machine comes to exist for a recovery, a drill or a stage, and goes away after. Every provider
+// passes test/provider/conformance.ts, which checks each point of this contract against the real thing.
 import type { Transport } from "../transport/types.js";
 
 export interface ProvisionRequest {
@@ -9,18 +10,24 @@ export interface ProvisionRequest {
   runId: string;
   /** A drill's and a stage's machine is isolated: its own network, no published ports. */
   mode: "recovery" | "drill" | "stage";
+  /** Aborting it stops the provisioning: whatever was made so far is removed, and create rejects. */
   signal?: AbortSignal | undefined;
 }
 
 export interface ProvisionedHost {
+  /** The machine's name as the provider knows it (for the ssh provider: the destination it was given). */
   name: string;
-  /** A root (or the provider's login user) transport to the new machine. */
+  /** A root (or the provider's login user) transport to the new machine; it works when create resolves. */
   transport: Transport;
-  /** How other machines (and checks) reach it. */
+  /** How other machines (and checks) reach it; never empty. */
   address: string;
-  /** Removes everything the provider made for it (machine, network, volumes); safe to call twice. */
+  /**
+   * Removes everything the provider made for it (machine, network, volumes). Idempotent: a second call, or a
+   * call after the machine went away by other means, resolves. It rejects only when something it made is still
+   * there afterwards. A machine the provider did not make (ssh) is left as it is.
+   */
   destroy(): Promise<void>;
-  /** What a person runs to remove it by hand (a drill kept with --keep). */
+  /** What a person runs to remove it by hand (a drill kept with --keep, a failed destroy). */
   removeHint: string;
   /** Inventory variables through which Ansible reaches the machine (connection plugin, address, user, key). */
   ansibleVars: Record<string, string>;
@@ -28,16 +35,26 @@ export interface ProvisionedHost {
 
 export interface Provider {
   readonly kind: "container" | "ssh" | "command";
-  /** "container web1 from debian:bookworm (podman)". */
+  /** For a plan: "container web1 from debian:bookworm (podman)"; names the machine or where it is. */
   describe(name: string): string;
-  /** Whether a machine of this name exists now (a recovery over it needs --replace). */
-  exists(name: string): Promise<boolean>;
-  /** Moves an existing machine out of the way, stopped but kept (nothing is lost); returns its new name. */
-  setAside(name: string): Promise<string>;
+  /**
+   * Whether a machine of this name exists now: true or false when the provider can know (container), "unknown"
+   * when it cannot (ssh: the machine is the user's; command: only the user's commands know). A recovery refuses
+   * to run over one that exists (HOST_EXISTS) unless told to set it aside; over "unknown" it goes ahead, since the
+   * machine it makes (command) or is given (ssh) is a new one by the runbook's own definition, and --replace is
+   * refused (nothing can be set aside).
+   */
+  exists(name: string): Promise<boolean | "unknown">;
+  /**
+   * Moves an existing machine out of the way, stopped but kept (nothing is lost), and returns its new name.
+   * Only providers whose `exists` can be true have it.
+   */
+  setAside?(name: string): Promise<string>;
+  /** Makes the machine and a working transport to it; on failure, nothing it made is left behind. */
   create(request: ProvisionRequest): Promise<ProvisionedHost>;
   /**
-   * Removes a machine this provider made earlier, in another run (an expired stage), by what the catalog kept
-   * of it; nothing that is gone already is an error.
+   * Removes a machine this provider made earlier, in another run (an expired stage), by its name and address.
+   * Idempotent like destroy: a machine that is gone already is not an error.
    */
   remove(machine: {
     name: string;

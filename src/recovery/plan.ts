@@ -3,12 +3,14 @@
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { type DatabaseEngine, POSTGRES_ROLES_FILE } from "../policy/databases.js";
-import { type Policy, policyForHost } from "../policy/load.js";
+import type { DatabaseEngine } from "../policy/databases.js";
+import type { Policy } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
-import { type Runbook, requireRunbook } from "../runbook/load.js";
-import { LIFEBOAT_TAG, snapshotSelection } from "../snapshot/selection.js";
+import type { Runbook } from "../runbook/load.js";
+import { snapshotSelection } from "../snapshot/selection.js";
+import { dumpFileOf, LIFEBOAT_TAG, parseDumpFile, runOf } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
+import type { Mode } from "./machine.js";
 
 export interface PlannedDump {
   file: string;
@@ -22,7 +24,7 @@ export interface PlannedDump {
 
 export interface RecoveryPlan {
   host: string;
-  mode: "recovery" | "drill" | "stage";
+  mode: Mode;
   provider: string;
   /** The machine's name: production's for a recovery, <host>-drill-<id> for a drill. */
   machine: string;
@@ -48,52 +50,23 @@ export interface RecoveryPlan {
 
 export interface PlanInputs {
   config: LifeboatConfig;
-  host: string;
-  mode: "recovery" | "drill" | "stage";
+  policy: Policy;
+  runbook: Runbook;
+  mode: Mode;
+  /** The machine's name (machineName) and how the provider describes it. */
+  machine: string;
+  provider: string;
   /** "latest" (default) or a snapshot id (prefix). */
   snapshot?: string | undefined;
   /** Build the machine without its data: no repository is needed. */
   noData?: boolean | undefined;
-  machine: (policy: Policy, runbook: Runbook) => string;
-  describeProvider: (runbook: Runbook, machine: string) => string;
-  /** A runbook other than the host's own (a stage of a changed one). */
-  runbook?: Runbook | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
 }
 
-export interface Planned {
-  plan: RecoveryPlan;
-  policy: Policy;
-  runbook: Runbook;
-}
-
-const dumpFileOf = (s: Snapshot): string | undefined =>
-  s.tags
-    ?.find((t) => t.startsWith("dump:"))
-    ?.slice("dump:".length)
-    .concat(".sql");
-const runOf = (s: Snapshot): string | undefined => s.tags?.find((t) => t.startsWith("run:"));
-
-/** What a dump's file name says: postgres-app.sql → postgres, app. */
-function parseDumpFile(
-  file: string,
-  policy: Policy,
-): { engine: DatabaseEngine; database: string } | undefined {
-  if (file === POSTGRES_ROLES_FILE) return { engine: "postgres", database: "roles" };
-  const m = /^(postgres|mysql|sqlite)-(.+)\.sql$/.exec(file);
-  if (!m) return undefined;
-  const engine = m[1] as DatabaseEngine;
-  if (engine !== "sqlite") return { engine, database: m[2] ?? "" };
-  // SQLite dumps are named after the file's path; the policy knows the real path.
-  const source = policy.databases.find(
-    (d) =>
-      d.engine === "sqlite" &&
-      d.databases !== "all" &&
-      `sqlite-${d.databases[0]?.replace(/^\//, "").replace(/\//g, "_")}.sql` === file,
-  );
-  return source && source.databases !== "all" ? { engine, database: source.databases[0] ?? "" } : undefined;
-}
+/** The SQLite files a policy dumps: their dump names are made from these paths. */
+const sqlitePathsOf = (policy: Policy): string[] =>
+  policy.databases.flatMap((d) => (d.engine === "sqlite" && d.databases !== "all" ? d.databases : []));
 
 /**
  * The snapshots one recovery restores: the chosen one and the others of its snapshot run (the files and every
@@ -158,9 +131,8 @@ export function chooseSnapshots(
   return { files, dumps: [...dumps.values()] };
 }
 
-export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
-  const policy = await policyForHost(inputs.config, inputs.host);
-  const runbook = inputs.runbook ?? (await requireRunbook(inputs.config, policy));
+export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
+  const { policy, runbook, machine } = inputs;
   let chosen: { files: Snapshot | undefined; dumps: Snapshot[] } = { files: undefined, dumps: [] };
   let resticVersion = "";
   if (!inputs.noData) {
@@ -173,10 +145,9 @@ export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
     chosen = chooseSnapshots(all, inputs.snapshot ?? "latest", policy);
     resticVersion = opened.resticVersion;
   }
-  const machine = inputs.machine(policy, runbook);
   const dumps = chosen.dumps.flatMap((s): PlannedDump[] => {
     const file = dumpFileOf(s) ?? "";
-    const parsed = parseDumpFile(file, policy);
+    const parsed = parseDumpFile(file, sqlitePathsOf(policy));
     if (!parsed) return [];
     return [{ file, ...parsed, snapshotId: s.id, time: s.time, bytes: s.summary?.total_bytes_processed }];
   });
@@ -190,7 +161,7 @@ export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
   const plan: RecoveryPlan = {
     host: policy.host,
     mode: inputs.mode,
-    provider: inputs.describeProvider(runbook, machine),
+    provider: inputs.provider,
     machine,
     snapshot: reference
       ? {
@@ -210,5 +181,5 @@ export async function planRecovery(inputs: PlanInputs): Promise<Planned> {
     rpoSeconds: policy.rpoSeconds,
     resticVersion,
   };
-  return { plan, policy, runbook };
+  return plan;
 }

@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import type { Policy } from "../policy/load.js";
-import { resticOnHost } from "../restic/on-host.js";
+import type { ResticRepository } from "../restic/engine.js";
+import { type HostRestic, resticOnHost } from "../restic/on-host.js";
 import { loadDatabase, loadRoles } from "../restore/load.js";
 import { readSentinel, type Sentinel } from "../snapshot/sentinel.js";
 import { openPolicyRepository } from "../storage/repository.js";
@@ -21,7 +22,7 @@ export interface RestoredData {
   resticCopied: boolean;
 }
 
-export async function restoreOntoHost(options: {
+interface RestoreOptions {
   config: LifeboatConfig;
   policy: Policy;
   plan: RecoveryPlan;
@@ -29,7 +30,9 @@ export async function restoreOntoHost(options: {
   timeoutSeconds: number;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;
-}): Promise<RestoredData> {
+}
+
+export async function restoreOntoHost(options: RestoreOptions): Promise<RestoredData> {
   const { policy, plan, transport } = options;
   const limit = AbortSignal.timeout(options.timeoutSeconds * 1000);
   const signal = options.signal ? AbortSignal.any([options.signal, limit]) : limit;
@@ -44,52 +47,8 @@ export async function restoreOntoHost(options: {
       signal,
       logger: options.logger,
     });
-    let files = 0;
-    let bytes = 0;
-    if (plan.paths.length > 0 && plan.snapshot) {
-      const { summary, itemErrors } = await opened.repo.restore({
-        snapshot: plan.snapshot.id,
-        target: "/",
-        verify: true,
-      });
-      const entries = (summary.files_restored ?? 0) + (summary.files_skipped ?? 0);
-      if (itemErrors.length > 0 || entries !== (summary.total_files ?? 0)) {
-        throw new LifeboatError(
-          "RESTORE_VERIFY_FAILED",
-          `restore of ${plan.snapshot.shortId} onto ${transport.host} did not verify: ${entries} of ${summary.total_files ?? 0} entries, ${itemErrors.length} error(s)${itemErrors[0] ? ` (first: ${itemErrors[0].item ?? ""} ${itemErrors[0].error.message})` : ""}`,
-          {
-            hint: "Check free space on the new machine; if it fails again run `lifeboat check` on the repository.",
-          },
-        );
-      }
-      // The snapshot's count of files (restore's own total counts directories too); --verify checked each.
-      files = plan.snapshot.files ?? summary.total_files ?? 0;
-      bytes = summary.total_bytes ?? 0;
-    }
-    const databases: RestoredData["databases"] = [];
-    if (plan.dumps.length > 0) {
-      const dir = `${await onHost.privateDir()}/dumps`;
-      for (const dump of plan.dumps) {
-        await opened.repo.restore({ snapshot: dump.snapshotId, target: dir, verify: true });
-        const source = policy.databases.find(
-          (d) =>
-            d.engine === dump.engine &&
-            (d.databases === "all" || d.databases.includes(dump.database) || dump.database === "roles"),
-        );
-        if (!source) {
-          options.logger?.warn(
-            { dump: dump.file },
-            "the policy no longer names this database; its dump is not loaded",
-          );
-          continue;
-        }
-        const load = { transport, source, signal };
-        if (dump.database === "roles") await loadRoles(load, `${dir}/${dump.file}`);
-        else await loadDatabase(load, dump.database, `${dir}/${dump.file}`);
-        databases.push({ engine: dump.engine, database: dump.database, bytes: dump.bytes });
-        options.logger?.info({ engine: dump.engine, database: dump.database }, "database loaded");
-      }
-    }
+    const { files, bytes } = await restoreFiles(opened.repo, plan, transport.host);
+    const databases = await loadDumps(opened.repo, onHost, { ...options, signal });
     const sentinel = await readSentinel(transport, plan.paths);
     return {
       files,
@@ -113,4 +72,63 @@ export async function restoreOntoHost(options: {
   } finally {
     await onHost.cleanup();
   }
+}
+
+/** The files snapshot back where it was (`--target /`), verified; its counts of files and bytes. */
+async function restoreFiles(
+  repo: ResticRepository,
+  plan: RecoveryPlan,
+  host: string,
+): Promise<{ files: number; bytes: number }> {
+  if (plan.paths.length === 0 || !plan.snapshot) return { files: 0, bytes: 0 };
+  const { summary, itemErrors } = await repo.restore({
+    snapshot: plan.snapshot.id,
+    target: "/",
+    verify: true,
+  });
+  const entries = (summary.files_restored ?? 0) + (summary.files_skipped ?? 0);
+  if (itemErrors.length > 0 || entries !== (summary.total_files ?? 0)) {
+    throw new LifeboatError(
+      "RESTORE_VERIFY_FAILED",
+      `restore of ${plan.snapshot.shortId} onto ${host} did not verify: ${entries} of ${summary.total_files ?? 0} entries, ${itemErrors.length} error(s)${itemErrors[0] ? ` (first: ${itemErrors[0].item ?? ""} ${itemErrors[0].error.message})` : ""}`,
+      {
+        hint: "Check free space on the new machine; if it fails again run `lifeboat check` on the repository.",
+      },
+    );
+  }
+  // The snapshot's count of files (restore's own total counts directories too); --verify checked each.
+  return { files: plan.snapshot.files ?? summary.total_files ?? 0, bytes: summary.total_bytes ?? 0 };
+}
+
+/** Each dump of the run restored into the run's private directory on the machine and loaded, roles first. */
+async function loadDumps(
+  repo: ResticRepository,
+  onHost: HostRestic,
+  options: RestoreOptions & { signal: AbortSignal },
+): Promise<RestoredData["databases"]> {
+  const { plan, policy, transport, signal } = options;
+  const databases: RestoredData["databases"] = [];
+  if (plan.dumps.length === 0) return databases;
+  const dir = `${await onHost.privateDir()}/dumps`;
+  for (const dump of plan.dumps) {
+    await repo.restore({ snapshot: dump.snapshotId, target: dir, verify: true });
+    const source = policy.databases.find(
+      (d) =>
+        d.engine === dump.engine &&
+        (d.databases === "all" || d.databases.includes(dump.database) || dump.database === "roles"),
+    );
+    if (!source) {
+      options.logger?.warn(
+        { dump: dump.file },
+        "the policy no longer names this database; its dump is not loaded",
+      );
+      continue;
+    }
+    const load = { transport, source, signal };
+    if (dump.database === "roles") await loadRoles(load, `${dir}/${dump.file}`);
+    else await loadDatabase(load, dump.database, `${dir}/${dump.file}`);
+    databases.push({ engine: dump.engine, database: dump.database, bytes: dump.bytes });
+    options.logger?.info({ engine: dump.engine, database: dump.database }, "database loaded");
+  }
+  return databases;
 }

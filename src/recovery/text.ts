@@ -3,8 +3,8 @@
 import { driftSummary } from "../report/render.js";
 import { formatBytes } from "../util/bytes.js";
 import { formatDuration } from "../util/duration.js";
+import type { PhaseEvent } from "./phases.js";
 import type { RecoveryPlan } from "./plan.js";
-import type { PhaseEvent } from "./run.js";
 
 export { reportText } from "../report/render.js";
 

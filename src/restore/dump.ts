@@ -5,10 +5,10 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { type DatabaseEngine, dumpName } from "../policy/databases.js";
+import type { DatabaseEngine } from "../policy/databases.js";
 import { policyForHost } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
-import { dumpTag } from "../snapshot/dumps.js";
+import { dumpName, dumpOf, dumpTag } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 
 export interface DumpRestoreOptions {
@@ -62,11 +62,7 @@ export async function restoreDump(options: DumpRestoreOptions): Promise<DumpRest
     if (snapshots.length > 0) found.push({ engine, file, snapshots });
   }
   if (found.length === 0) {
-    const names = [
-      ...new Set(
-        all.flatMap((s) => (s.tags ?? []).filter((t) => t.startsWith("dump:")).map((t) => t.slice(5))),
-      ),
-    ];
+    const names = [...new Set(all.flatMap((s) => dumpOf(s) ?? []))];
     throw new LifeboatError(
       "SNAPSHOT_NOT_FOUND",
       `host ${policy.host} has no dump of database ${options.database}`,

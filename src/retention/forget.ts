@@ -5,7 +5,7 @@ import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost } from "../policy/load.js";
-import { LIFEBOAT_TAG } from "../snapshot/selection.js";
+import { LIFEBOAT_TAG } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 
 export interface ForgetOptions {

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { requireValidPolicies } from "../policy/load.js";
-import { type SnapshotAndRetainOutcome, snapshotAndRetain } from "../retention/after-snapshot.js";
+import { type SnapshotAndRetainOutcome, snapshotAndRetain } from "./and-retain.js";
 
 export type HostSnapshotResult =
   | { host: string; ok: true; startedAt: string; finishedAt: string; outcome: SnapshotAndRetainOutcome }

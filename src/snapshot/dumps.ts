@@ -5,15 +5,13 @@ import {
   type DatabaseSource,
   dumpCommand,
   dumpEnv,
-  dumpName,
   listCommand,
-  POSTGRES_ROLES_FILE,
   rolesDumpCommand,
   SYSTEM_DATABASES,
 } from "../policy/databases.js";
 import type { ResticRepository } from "../restic/engine.js";
 import type { Transport } from "../transport/types.js";
-import { LIFEBOAT_TAG, runTag } from "./selection.js";
+import { dumpName, dumpTag, hostTag, LIFEBOAT_TAG, POSTGRES_ROLES_FILE, runTag } from "./tags.js";
 
 export interface DumpOutcome {
   engine: DatabaseSource["engine"];
@@ -30,11 +28,6 @@ export interface DumpsResult {
   dumps: DumpOutcome[];
   /** Databases whose dump failed: each saved nothing; the others are unaffected. */
   failures: Array<{ engine: string; database: string; error: LifeboatError }>;
-}
-
-/** The tag that finds a database's snapshots: dump:postgres-app. */
-export function dumpTag(file: string): string {
-  return `dump:${file.replace(/\.sql$/, "")}`;
 }
 
 /** "all" made concrete: the server's databases, listed on the host. */
@@ -114,7 +107,7 @@ export async function snapshotDatabases(options: {
           host: options.host,
           tags: [
             LIFEBOAT_TAG,
-            `host:${options.host}`,
+            hostTag(options.host),
             dumpTag(file),
             ...(options.runId ? [runTag(options.runId)] : []),
           ],

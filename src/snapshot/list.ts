@@ -8,7 +8,7 @@ import { LifeboatError } from "../errors.js";
 import { policyForHost, requireValidPolicies } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
-import { LIFEBOAT_TAG } from "./selection.js";
+import { isDump, LIFEBOAT_TAG } from "./tags.js";
 
 export interface SnapshotRow {
   host: string;
@@ -120,9 +120,7 @@ export async function resolveSnapshot(
   }
   // "latest" means the files; a database's dumps are restored by name (their snapshots carry a dump: tag).
   const found =
-    ref === "latest"
-      ? rows.filter((r) => !r.tags.some((t) => t.startsWith("dump:"))).at(-1)
-      : rows.filter((r) => r.id.startsWith(ref));
+    ref === "latest" ? rows.filter((r) => !isDump(r)).at(-1) : rows.filter((r) => r.id.startsWith(ref));
   if (Array.isArray(found)) {
     if (found.length === 1 && found[0]) return found[0];
     throw new LifeboatError(

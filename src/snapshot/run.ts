@@ -12,8 +12,9 @@ import { openPolicyRepository } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
 import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
-import { runTag, snapshotSelection } from "./selection.js";
+import { snapshotSelection } from "./selection.js";
 import { writeSentinels } from "./sentinel.js";
+import { runTag } from "./tags.js";
 
 export interface SnapshotOptions {
   config: LifeboatConfig;

@@ -1,7 +1,7 @@
 // A snapshot followed by its host's retention rules: what the CLI runs now and the daemon will run nightly.
 import { isLifeboatError, LifeboatError } from "../errors.js";
-import { type SnapshotOptions, type SnapshotOutcome, snapshot } from "../snapshot/run.js";
-import { type ForgetOutcome, forget } from "./forget.js";
+import { type ForgetOutcome, forget } from "../retention/forget.js";
+import { type SnapshotOptions, type SnapshotOutcome, snapshot } from "./run.js";
 
 export interface SnapshotAndRetainOutcome extends SnapshotOutcome {
   /** Undefined when retention was skipped. A retention failure does not undo the snapshot. */

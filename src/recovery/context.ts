@@ -1,0 +1,30 @@
+// What every phase of a recovery, drill or stage is given: fixed before the first phase starts.
+import type { Logger } from "pino";
+import type { LifeboatConfig } from "../config/load.js";
+import type { Policy } from "../policy/load.js";
+import type { Provider } from "../provider/types.js";
+import type { Runbook } from "../runbook/load.js";
+import type { Mode } from "./machine.js";
+import type { PhaseEvent } from "./phases.js";
+import type { RecoveryPlan } from "./plan.js";
+
+/** Everything the phases need, fixed before the first one starts. */
+export interface RunContext {
+  config: LifeboatConfig;
+  policy: Policy;
+  runbook: Runbook;
+  plan: RecoveryPlan;
+  provider: Provider;
+  runId: string;
+  mode: Mode;
+  trigger: "manual" | "schedule";
+  /** A recovery over a machine that still exists: it is set aside (stopped, renamed, kept) first. */
+  replacing: boolean;
+  noData: boolean;
+  /** Drill: keep the machine when the drill fails, for debugging. */
+  keep: boolean;
+  env?: NodeJS.ProcessEnv | undefined;
+  logger?: Logger | undefined;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: PhaseEvent) => void) | undefined;
+}
