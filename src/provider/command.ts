@@ -40,14 +40,31 @@ export class CommandProvider implements Provider {
 
   async create(request: ProvisionRequest): Promise<ProvisionedHost> {
     const timeout = this.spec.timeoutSeconds * 1000;
-    const run = (script: string, address?: string) =>
-      execa("sh", ["-c", script], {
+    // Only the create command is stopped by an abort, with everything it started (its own process group: a
+    // cloud CLI it runs must not go on making the machine); the destroy that follows runs to the end.
+    const run = async (script: string, address?: string, signal?: AbortSignal) => {
+      const child = execa("sh", ["-c", script], {
         env: { ...process.env, ...this.env(request, address) },
         reject: false,
         timeout,
-        cancelSignal: request.signal,
         stdin: "ignore",
+        detached: signal !== undefined,
       });
+      const stop = () => {
+        try {
+          if (child.pid) process.kill(-child.pid, "SIGTERM");
+        } catch {
+          // The group ended already.
+        }
+      };
+      if (signal?.aborted) stop();
+      signal?.addEventListener("abort", stop, { once: true });
+      try {
+        return await child;
+      } finally {
+        signal?.removeEventListener("abort", stop);
+      }
+    };
     let address = "";
     const destroy = async (): Promise<void> => {
       const r = await run(this.spec.destroy, address);
@@ -61,12 +78,14 @@ export class CommandProvider implements Provider {
         );
       }
     };
-    const created = await run(this.spec.create);
+    const created = await run(this.spec.create, undefined, request.signal);
     const out = String(created.stdout);
     address = /^address=(\S+)\s*$/m.exec(out)?.[1] ?? "";
     if (created.exitCode !== 0 || !address) {
       // Whatever it made before failing goes too.
       await destroy().catch(() => {});
+      if (request.signal?.aborted)
+        throw new LifeboatError("INTERRUPTED", `the create command for ${request.name} was stopped`);
       throw new LifeboatError(
         "PROVISION_FAILED",
         created.exitCode !== 0

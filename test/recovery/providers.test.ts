@@ -1,21 +1,14 @@
 // The ssh and command providers: a machine the user prepared (reached over ssh), and one made by the user's
 // own create/destroy commands (here: shell scripts that run an sshd container, as a cloud CLI would make a VM).
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import type { RecoveryReport } from "../../src/recovery/run.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
-import {
-  BASE_IMAGE,
-  type ContainerHost,
-  RUN_OPTIONS,
-  type SshHost,
-  sh,
-  startContainerHost,
-  startSshHost,
-} from "../helpers/fleet.js";
+import { type ContainerHost, type SshHost, sh, startContainerHost, startSshHost } from "../helpers/fleet.js";
+import { type VmCommands, writeVmCommands } from "../helpers/vm-commands.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
 vi.setConfig({ testTimeout: 240_000 });
@@ -24,20 +17,8 @@ const tag = randomBytes(3).toString("hex");
 let ws: Workspace;
 let production: ContainerHost;
 let spare: SshHost;
+let vm: VmCommands;
 const keyDir = () => path.join(ws.root, "keys");
-
-// Makes a "VM": a container running sshd that accepts our key; prints its address and host key.
-const CREATE = `set -e
-podman run -d --name "$LIFEBOAT_NAME" --label "lifeboat.run=$LIFEBOAT_RUN_ID" ${RUN_OPTIONS.join(" ")} ${BASE_IMAGE} sleep infinity >/dev/null
-podman exec "$LIFEBOAT_NAME" sh -c 'mkdir -p -m 700 /root/.ssh /run/sshd && ssh-keygen -q -A'
-podman cp "$KEYS/id_ed25519.pub" "$LIFEBOAT_NAME:/root/.ssh/authorized_keys"
-podman exec "$LIFEBOAT_NAME" chown root: /root/.ssh/authorized_keys
-podman exec -d "$LIFEBOAT_NAME" /usr/sbin/sshd -D -e -o PasswordAuthentication=no
-ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$LIFEBOAT_NAME")
-for i in $(seq 50); do ssh-keyscan -T 1 "$ip" >/dev/null 2>&1 && break; sleep 0.1; done
-echo "address=$ip"
-echo "hostkey=$(podman exec "$LIFEBOAT_NAME" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)"
-`;
 
 async function writeRunbook(provider: string): Promise<void> {
   await writeFile(
@@ -76,9 +57,7 @@ beforeAll(async () => {
   );
   await mkdir(path.join(ws.root, "runbooks"), { recursive: true });
   await mkdir(keyDir());
-  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(keyDir(), "id_ed25519")]);
-  await writeFile(path.join(ws.root, "create.sh"), CREATE);
-  await writeFile(path.join(ws.root, "destroy.sh"), 'podman rm -f -t 0 "$LIFEBOAT_NAME" >/dev/null\n');
+  vm = await writeVmCommands(keyDir());
   const snap = await runCli(["snapshot", "--host", "vm1"], ws.env);
   expect(snap.exitCode, snap.stderr).toBe(0);
 }, 300_000);
@@ -90,10 +69,10 @@ afterAll(async () => {
 
 test("command provider: the user's create and destroy commands make and remove the drill machine", async () => {
   await writeRunbook(`  command:
-    create: sh ${ws.root}/create.sh
-    destroy: sh ${ws.root}/destroy.sh
-    identityFile: ${keyDir()}/id_ed25519`);
-  const env = { ...ws.env, KEYS: keyDir() };
+    create: ${vm.create}
+    destroy: ${vm.destroy}
+    identityFile: ${vm.identityFile}`);
+  const env = ws.env;
   const report = jsonResult<RecoveryReport>(await runCli(["--json", "drill", "--host", "vm1"], env));
   expect(report.verdict).toBe("passed");
   expect(report.checks.map((c) => [c.kind, c.status])).toEqual([
@@ -108,9 +87,10 @@ test("command provider: the user's create and destroy commands make and remove t
   expect(String(left.stdout)).toBe("");
 
   // A create command that fails: PROVISION_FAILED with its words, and whatever it made is destroyed.
+  const create = await readFile(path.join(keyDir(), "create.sh"), "utf8");
   await writeFile(
-    path.join(ws.root, "create.sh"),
-    `${CREATE}echo "quota exceeded for instances" >&2; exit 3\n`,
+    path.join(keyDir(), "create.sh"),
+    `${create}echo "quota exceeded for instances" >&2; exit 3\n`,
   );
   const failed = await runCli(["--json", "drill", "--host", "vm1"], env);
   expect(failed.exitCode).toBe(1);
@@ -120,7 +100,7 @@ test("command provider: the user's create and destroy commands make and remove t
   const failedRun = (error.details.outcome as RecoveryReport).runId;
   const leftAfter = await execa("podman", ["ps", "-a", "--filter", `label=lifeboat.run=${failedRun}`, "-q"]);
   expect(String(leftAfter.stdout)).toBe("");
-  await writeFile(path.join(ws.root, "create.sh"), CREATE);
+  await writeFile(path.join(keyDir(), "create.sh"), create);
 });
 
 test("ssh provider: recovery onto a machine the user prepared", async () => {
