@@ -105,8 +105,9 @@ prepare_services() {
 }
 
 # ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests;
-# openssh-client for the ssh transport (the tests add openssh-server for their sshd on loopback).
-install_debian_packages ca-certificates openssl procps openssh-client
+# openssh-client for the ssh transport (the tests add openssh-server for their sshd on loopback); nftables keeps
+# drill machines off production's network.
+install_debian_packages ca-certificates openssl procps openssh-client nftables
 install_restic
 install_node
 # shellcheck disable=SC2086

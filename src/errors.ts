@@ -14,6 +14,7 @@ export const ExitCode = {
   degraded: 9,
   hostUnreachable: 13,
   timedOut: 14,
+  rpoBreached: 15,
   repositoryMissing: 10,
   repositoryLocked: 11,
   wrongPassword: 12,
@@ -60,6 +61,10 @@ const exitCodeByErrorCode = {
   PROVISION_FAILED: ExitCode.failure,
   STEP_FAILED: ExitCode.failure,
   CHECK_FAILED: ExitCode.verifyFailed,
+  CHECK_NOT_ISOLATED: ExitCode.verifyFailed,
+  RPO_BREACHED: ExitCode.rpoBreached,
+  DRILL_NOT_ISOLATED: ExitCode.usage,
+  ISOLATION_UNAVAILABLE: ExitCode.environment,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 

@@ -2,6 +2,7 @@
 // the package database (dpkg), and the contents of package files alone, to compare them with their recorded md5.
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { databaseFiles } from "../policy/databases.js";
 import type { Policy } from "../policy/load.js";
 import type { Transport } from "../transport/types.js";
 import { scanArgv } from "./find-args.js";
@@ -71,7 +72,6 @@ const COPY_MAX_BYTES = 1024 * 1024;
 const ENABLE_LINK_DIRS = /^\/etc\/(rc[0-6S]\.d|systemd\/system)\//;
 
 /** Where a database server keeps its files: the policy's dump of it is how that data is classified. */
-const DATABASE_DIRS: Record<string, string> = { postgres: "/var/lib/postgresql", mysql: "/var/lib/mysql" };
 
 export interface AuditResult {
   host: string;
@@ -95,12 +95,9 @@ export interface AuditOptions {
 
 /** The paths not to descend into: every classified path, database server directories, system state. */
 export function prunedPaths(policy: Policy): string[] {
-  const fromDatabases = policy.databases.flatMap((d) =>
-    d.engine === "sqlite" && Array.isArray(d.databases)
-      ? d.databases
-      : [DATABASE_DIRS[d.engine] ?? []].flat(),
-  );
-  return [...new Set([...policy.entries.map((e) => e.path), ...fromDatabases, ...SYSTEM_PATHS])].sort();
+  return [
+    ...new Set([...policy.entries.map((e) => e.path), ...databaseFiles(policy.databases), ...SYSTEM_PATHS]),
+  ].sort();
 }
 
 export async function auditHost(

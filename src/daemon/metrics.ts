@@ -81,7 +81,7 @@ export class DaemonMetrics {
   }
 
   drill(report: RecoveryReport): void {
-    this.drillPassed.set({ host: report.host }, report.verdict === "passed" ? 1 : 0);
+    this.drillPassed.set({ host: report.host }, report.verdict === "failed" ? 0 : 1);
     this.drillRto.set({ host: report.host }, report.rto.seconds);
     const rpo = report.rpo.sentinelAgeSeconds ?? report.rpo.snapshotAgeSeconds;
     if (rpo !== undefined) this.drillRpo.set({ host: report.host }, rpo);

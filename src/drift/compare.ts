@@ -3,6 +3,7 @@
 // produce is state nobody classified, or a hand change the runbook does not know.
 import type { Logger } from "pino";
 import { classOf } from "../policy/classify.js";
+import { databaseFiles } from "../policy/databases.js";
 import type { Policy } from "../policy/load.js";
 import type { Transport } from "../transport/types.js";
 
@@ -18,6 +19,13 @@ export interface Drift {
   paths: string[];
   /** Files the runbook writes from a template that uses {{runId}}: they differ on every run by design. */
   notCompared?: string[] | undefined;
+  /**
+   * Not compared at all: the dumped databases' own files (the dump is what comes back) and the services' runtime
+   * files (pid files, sockets, /run): they differ on every machine and say nothing about the runbook.
+   */
+  skipped?: string[] | undefined;
+  /** Files only production has that the policy expects (`drift.expected`): listed, not a warning. */
+  expected?: string[] | undefined;
   files: {
     onlyProduction: string[];
     onlyRebuilt: string[];
@@ -73,6 +81,9 @@ async function packages(t: Transport, signal?: AbortSignal): Promise<Map<string,
 
 const capped = (xs: string[]): string[] => xs.sort().slice(0, LIST_LIMIT);
 
+// A service's runtime files: pid files, sockets, locks, and whatever lives under /run.
+const RUNTIME = /(\.pid|\.sock|\.socket|\.lock)$|^\/(var\/)?run\/|^\/var\/lock\//;
+
 /** Compares the rebuilt machine with production; never throws for production's sake (it may be the dead one). */
 export async function compareRebuild(options: {
   policy: Policy;
@@ -118,12 +129,17 @@ export async function compareRebuild(options: {
     paths.length ? manifest(rebuilt, paths, signal) : new Map<string, string>(),
     packages(rebuilt, signal),
   ]);
-  // Only what the policy calls rebuildable: an irreplaceable or ignored path inside one is not compared.
-  const rebuildable = (p: string) => classOf(policy.entries, p) === "rebuildable";
+  // Only what the policy calls rebuildable (an irreplaceable or ignored path inside one is not compared), and not
+  // the databases' own files or what a running service leaves behind.
+  const skipped = databaseFiles(policy.databases);
+  const under = (p: string, dirs: readonly string[]) => dirs.some((d) => p === d || p.startsWith(`${d}/`));
+  const rebuildable = (p: string) =>
+    classOf(policy.entries, p) === "rebuildable" && !under(p, skipped) && !RUNTIME.test(p);
   const onlyProduction: string[] = [];
   const onlyRebuilt: string[] = [];
   const differ: string[] = [];
   const notCompared: string[] = [];
+  const expectedOnly: string[] = [];
   let same = 0;
   for (const [p, sum] of prodFiles) {
     if (!rebuildable(p)) continue;
@@ -133,7 +149,7 @@ export async function compareRebuild(options: {
       continue;
     }
     const other = rendered ?? newFiles.get(p);
-    if (other === undefined) onlyProduction.push(p);
+    if (other === undefined) (under(p, policy.expectedDrift) ? expectedOnly : onlyProduction).push(p);
     else if (other !== sum) differ.push(p);
     else same++;
   }
@@ -155,6 +171,8 @@ export async function compareRebuild(options: {
     seconds: seconds(),
     paths,
     notCompared: notCompared.length ? capped(notCompared) : undefined,
+    skipped: skipped.length ? skipped : undefined,
+    expected: expectedOnly.length ? capped(expectedOnly) : undefined,
     files: {
       onlyProduction: capped(onlyProduction),
       onlyRebuilt: capped(onlyRebuilt),

@@ -240,3 +240,17 @@ export function queryCommand(source: DatabaseSource, database: string, query: st
     return psql(source, "-v", "ON_ERROR_STOP=1", "-AtF", "\t", `--dbname=${database}`, "-c", query);
   return mysql(source, "-N", "-B", "-e", query, database);
 }
+
+// Where Debian's servers keep their data: covered by the dumps, so never read as files.
+const SERVER_DATA_DIRS: Record<DatabaseEngine, string | undefined> = {
+  postgres: "/var/lib/postgresql",
+  mysql: "/var/lib/mysql",
+  sqlite: undefined,
+};
+
+/** The files and directories that hold the dumped databases themselves: a SQLite file, a server's data directory. */
+export function databaseFiles(sources: readonly DatabaseSource[]): string[] {
+  return sources.flatMap((d) =>
+    d.engine === "sqlite" && Array.isArray(d.databases) ? d.databases : (SERVER_DATA_DIRS[d.engine] ?? []),
+  );
+}

@@ -35,6 +35,8 @@ export interface Policy extends PolicyDefaults {
   notify: string[];
   /** More places `lifeboat audit` scans. */
   auditPaths: string[];
+  /** Paths whose production-only files a drill's drift comparison expects (no warning). */
+  expectedDrift: string[];
 }
 
 export interface PolicySet {
@@ -221,6 +223,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     runbook: p.runbook ? path.resolve(config.baseDir, p.runbook) : undefined,
     notify: p.notify,
     auditPaths: p.audit.paths.map(normalizePath),
+    expectedDrift: p.drift.expected.map(normalizePath),
   };
 }
 

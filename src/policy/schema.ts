@@ -123,6 +123,11 @@ export const policySchema = z.strictObject({
     .object({ paths: z.array(classifiedPath).default([]) })
     .strict()
     .default({ paths: [] }),
+  /** Rebuild drift: files production has in these paths that the runbook does not make are expected, not warnings. */
+  drift: z
+    .object({ expected: z.array(classifiedPath).default([]) })
+    .strict()
+    .default({ expected: [] }),
 });
 
 export type PolicyFile = z.infer<typeof policySchema>;

@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
 import { type ContainerEngine, ContainerTransport, findEngine } from "../transport/container.js";
+import { type Endpoint, isolationTables, NetworkIsolation, removeTable, tableName } from "./isolation.js";
 import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type ContainerSpec = Extract<ProviderSpec, { kind: "container" }>;
@@ -58,10 +59,12 @@ export class ContainerProvider implements Provider {
     const removeHint = drill
       ? `${engine} rm -f -v ${name} && ${engine} network rm ${network}`
       : `${engine} rm -f -v ${name}`;
+    let isolation: NetworkIsolation | undefined;
     const destroy = async (): Promise<void> => {
       // podman waits 10 s for a main process that ignores SIGTERM (sleep); nothing in a drill needs that grace.
       await this.run(["rm", "-f", "-v", ...(engine === "podman" ? ["--time", "0"] : []), name]);
       if (drill && network) await this.run(["network", "rm", "-f", network]);
+      await isolation?.remove();
     };
     const failed = async (what: string, stderr: string): Promise<never> => {
       await destroy();
@@ -75,6 +78,20 @@ export class ContainerProvider implements Provider {
         request.signal,
       );
       if (r.exitCode !== 0) await failed(`cannot create the drill network ${network}`, String(r.stderr));
+      if (request.isolation) {
+        try {
+          await this.sweepIsolation();
+          isolation = await NetworkIsolation.apply({
+            runId: request.runId,
+            ...(await this.bridgeOf(network)),
+            rules: request.isolation,
+            signal: request.signal,
+          });
+        } catch (err) {
+          await destroy();
+          throw err;
+        }
+      }
     }
     const args = [
       "run",
@@ -92,6 +109,8 @@ export class ContainerProvider implements Provider {
       ...(network ? ["--network", network] : []),
       ...(drill ? [] : this.spec.ports.flatMap((p) => ["-p", p])),
       ...this.spec.runOptions,
+      // Volumes, the host's network, devices: production's place only; a drill or stage never gets them.
+      ...(drill ? [] : this.spec.recoveryRunOptions),
       this.spec.image,
       ...this.spec.command,
     ];
@@ -105,10 +124,29 @@ export class ContainerProvider implements Provider {
       ansible_connection: engine === "podman" ? "containers.podman.podman" : "community.docker.docker",
       ansible_host: name,
     };
-    return { name, transport, address, destroy, removeHint, ansibleVars };
+    const isolated = isolation;
+    return {
+      name,
+      transport,
+      address,
+      destroy,
+      removeHint: isolated ? `${removeHint} && nft delete table inet ${isolated.table}` : removeHint,
+      ansibleVars,
+      isolation: isolated
+        ? {
+            detail: `nftables table ${isolated.table}: only the storage (${describeEndpoints(request.isolation?.storage ?? [])}) and DNS on its gateway${request.isolation?.duringSteps.length ? `; while steps run also ${describeEndpoints(request.isolation.duringSteps)}` : ""}`,
+            openSteps: () => isolated.openSteps(),
+            closeSteps: () => isolated.closeSteps(),
+          }
+        : undefined,
+    };
   }
 
-  async remove(machine: { name: string; mode: ProvisionRequest["mode"] }): Promise<void> {
+  async remove(machine: {
+    name: string;
+    mode: ProvisionRequest["mode"];
+    runId?: string | undefined;
+  }): Promise<void> {
     const engine = await this.cli();
     const r = await this.run([
       "rm",
@@ -124,8 +162,42 @@ export class ContainerProvider implements Provider {
         { hint: `Check that ${engine} works here, then remove it by hand: ${engine} rm -f ${machine.name}` },
       );
     if (machine.mode !== "recovery") await this.run(["network", "rm", "-f", `lifeboat-${machine.name}`]);
+    if (machine.runId) await removeTable(tableName(machine.runId));
+  }
+
+  /** The bridge device (and gateway) of a network: where the isolation's rules match the machine's traffic. */
+  private async bridgeOf(network: string): Promise<{ bridge: string; gateway: string | undefined }> {
+    const engine = await this.cli();
+    const format =
+      engine === "podman"
+        ? "{{.NetworkInterface}} {{range .Subnets}}{{.Gateway}} {{end}}"
+        : 'br-{{printf "%.12s" .Id}} {{range .IPAM.Config}}{{.Gateway}} {{end}}';
+    const r = await this.run(["network", "inspect", "--format", format, network]);
+    const [bridge, gateway] = String(r.stdout).trim().split(/\s+/);
+    if (r.exitCode !== 0 || !bridge)
+      throw new LifeboatError(
+        "ISOLATION_UNAVAILABLE",
+        `cannot tell the bridge of network ${network}: ${tail(String(r.stderr))}`,
+        {
+          hint: `Check \`${engine} network inspect ${network}\`.`,
+        },
+      );
+    return { bridge, gateway };
+  }
+
+  /** Removes isolation tables whose run's network is gone (a crash left them; a new bridge could take the name). */
+  private async sweepIsolation(): Promise<void> {
+    const live = String((await this.run(["network", "ls", "--format", "{{.Labels}}"])).stdout);
+    for (const table of await isolationTables()) {
+      const runId = table.slice("lifeboat_".length);
+      if (!live.includes(`lifeboat.run:${runId}`) && !live.includes(`lifeboat.run=${runId}`))
+        await removeTable(table);
+    }
   }
 }
+
+const describeEndpoints = (endpoints: readonly Endpoint[]): string =>
+  endpoints.map((e) => `${e.address}:${e.port}`).join(", ") || "nothing";
 
 /** The container's first IP address on any of its networks. */
 export async function containerAddress(engine: ContainerEngine, name: string): Promise<string> {

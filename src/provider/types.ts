@@ -1,6 +1,7 @@
 // How a fresh machine comes to exist for a recovery, a drill or a stage, and goes away after. Every provider
 // passes test/provider/conformance.ts, which checks each point of this contract against the real thing.
 import type { Transport } from "../transport/types.js";
+import type { IsolationRules } from "./isolation.js";
 
 export interface ProvisionRequest {
   /** The machine's name: the production name for a recovery, `<host>-drill-<id>`, `<host>-stage-<id>`. */
@@ -12,6 +13,11 @@ export interface ProvisionRequest {
   mode: "recovery" | "drill" | "stage";
   /** Aborting it stops the provisioning: whatever was made so far is removed, and create rejects. */
   signal?: AbortSignal | undefined;
+  /**
+   * A drill's or stage's network isolation: what its machine may reach. A provider that can enforce it (container)
+   * must, or fail (ISOLATION_UNAVAILABLE); one that cannot (the user's own machines) returns no `isolation`.
+   */
+  isolation?: IsolationRules | undefined;
 }
 
 export interface ProvisionedHost {
@@ -31,6 +37,15 @@ export interface ProvisionedHost {
   removeHint: string;
   /** Inventory variables through which Ansible reaches the machine (connection plugin, address, user, key). */
   ansibleVars: Record<string, string>;
+  /** Set when the provider enforces the request's isolation: what it does, and the steps' allowance. */
+  isolation?:
+    | {
+        detail: string;
+        /** While steps run, what the runbook allows is reachable too; closed before the restore and the checks. */
+        openSteps(): Promise<void>;
+        closeSteps(): Promise<void>;
+      }
+    | undefined;
 }
 
 export interface Provider {
@@ -60,5 +75,7 @@ export interface Provider {
     name: string;
     address: string | undefined;
     mode: ProvisionRequest["mode"];
+    /** The run that made it (its isolation is found by it). */
+    runId?: string | undefined;
   }): Promise<void>;
 }

@@ -1,10 +1,12 @@
 // The runbook's checks: proof that the recovered host works. Each is tried until it passes or its retries run
 // out, since services may still be starting.
-import { createConnection } from "node:net";
+import { lookup } from "node:dns/promises";
+import { createConnection, isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isLifeboatError } from "../errors.js";
 import { dumpEnv, queryCommand } from "../policy/databases.js";
 import type { CheckResult } from "../report/schema.js";
+import { checkTarget } from "../runbook/isolation.js";
 import { type Check, renderTemplate } from "../runbook/load.js";
 import type { Transport } from "../transport/types.js";
 
@@ -13,6 +15,8 @@ export type { CheckResult } from "../report/schema.js";
 export interface CheckContext {
   transport: Transport;
   address: string;
+  /** A drill or stage: a network check must reach this machine (`address`) and nothing else. */
+  isolated?: boolean | undefined;
   vars: Record<string, string>;
   signal?: AbortSignal | undefined;
   env?: NodeJS.ProcessEnv;
@@ -93,9 +97,43 @@ async function attempt(check: Check, ctx: CheckContext, timeoutMs: number): Prom
   }
 }
 
+/**
+ * In a drill or stage, where a network check would connect: refused (CHECK_NOT_ISOLATED) unless every address its
+ * target resolves to is the machine under test's. Without this a check naming production passes on production.
+ */
+async function notIsolated(check: Check, ctx: CheckContext): Promise<string | undefined> {
+  if (!ctx.isolated || (check.kind !== "http" && check.kind !== "tcp")) return undefined;
+  const where = `check ${check.name}`;
+  const host =
+    check.kind === "http"
+      ? checkTarget({ url: renderTemplate(check.url, ctx.vars, where) })
+      : check.host
+        ? renderTemplate(check.host, ctx.vars, where)
+        : ctx.address;
+  if (!host) return undefined;
+  const found = isIP(host)
+    ? [host]
+    : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  const elsewhere = found.filter((a) => a !== ctx.address);
+  if (found.length > 0 && elsewhere.length === 0) return undefined;
+  return `${host} ${found.length ? `is ${elsewhere.join(", ")}` : "does not resolve"}, not the machine under test (${ctx.address})`;
+}
+
 /** Tries a check until it passes or its retries are used; only an interruption throws. */
 export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
   const started = Date.now();
+  const leak = await notIsolated(check, ctx);
+  if (leak) {
+    return {
+      name: check.name,
+      kind: check.kind,
+      status: "failed",
+      code: "CHECK_NOT_ISOLATED",
+      attempts: 0,
+      seconds: (Date.now() - started) / 1000,
+      detail: `not run: ${leak}; in a drill a check must name the machine as {{address}}`,
+    };
+  }
   let last: Attempt = { ok: false, detail: "not run" };
   let attempts = 0;
   for (let i = 0; i <= check.retries; i++) {

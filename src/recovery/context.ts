@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import type { Policy } from "../policy/load.js";
+import type { IsolationRules } from "../provider/isolation.js";
 import type { Provider } from "../provider/types.js";
 import type { Runbook } from "../runbook/load.js";
 import type { Mode } from "./machine.js";
@@ -23,6 +24,8 @@ export interface RunContext {
   noData: boolean;
   /** Drill: keep the machine when the drill fails, for debugging. */
   keep: boolean;
+  /** What a drill's or stage's machine may reach (undefined: a recovery, or the runbook turned isolation off). */
+  isolation: IsolationRules | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   logger?: Logger | undefined;
   signal?: AbortSignal | undefined;

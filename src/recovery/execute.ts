@@ -10,6 +10,7 @@ import type { RunContext } from "./context.js";
 import { compareWithProduction } from "./drift.js";
 import { templateVariables } from "./machine.js";
 import { type PhaseOutcome, type PhaseRecord, PhaseRunner } from "./phases.js";
+import { refuseProductionDestination, refuseProductionMachine } from "./production-guard.js";
 import { type RestoredData, restoreOntoHost } from "./restore.js";
 import { runStep } from "./steps.js";
 
@@ -73,8 +74,10 @@ export async function execute(ctx: RunContext): Promise<Executed> {
   };
 }
 
-async function provision(ctx: RunContext): Promise<PhaseOutcome<ProvisionedHost>> {
+async function provision(ctx: RunContext): Promise<PhaseOutcome<ProvisionedHost | undefined>> {
   const { plan, policy, provider } = ctx;
+  const isolated = ctx.mode !== "recovery";
+  if (isolated) refuseProductionDestination(policy, ctx.runbook.provider);
   if (ctx.replacing && provider.setAside) {
     const aside = await provider.setAside(plan.machine);
     ctx.logger?.warn(
@@ -88,8 +91,24 @@ async function provision(ctx: RunContext): Promise<PhaseOutcome<ProvisionedHost>
     runId: ctx.runId,
     mode: ctx.mode,
     signal: ctx.signal,
+    isolation: ctx.isolation,
   });
   ctx.logger?.info({ machine: machine.name, address: machine.address }, "machine provisioned");
+  if (isolated) {
+    try {
+      await refuseProductionMachine(policy, ctx.runbook.provider, machine, ctx.signal);
+    } catch (err) {
+      // Production itself: nothing runs on it, and it is never destroyed (the machine is not handed on).
+      if (isLifeboatError(err) && err.code === "DRILL_NOT_ISOLATED")
+        return {
+          status: "failed",
+          value: undefined,
+          failure: { code: err.code, message: err.message, hint: err.hint },
+        };
+      await machine.destroy().catch(() => {});
+      throw err;
+    }
+  }
   return { status: "passed", value: machine };
 }
 
@@ -114,6 +133,22 @@ async function runSteps(
   const results: StepResults = [];
   if (!machine) return { status: "skipped", value: results };
   const vars = variablesOf(ctx, machine);
+  // What the runbook allows (the package mirror) is reachable while steps run, and only then.
+  await machine.isolation?.openSteps();
+  try {
+    return await stepsOn(ctx, machine, list, vars, results);
+  } finally {
+    await machine.isolation?.closeSteps();
+  }
+}
+
+async function stepsOn(
+  ctx: RunContext,
+  machine: ProvisionedHost,
+  list: Runbook["steps"],
+  vars: Record<string, string>,
+  results: StepResults,
+): Promise<PhaseOutcome<StepResults>> {
   for (const step of list) {
     if (step.kind === "restore") continue;
     ctx.logger?.info({ step: step.name }, "step started");
@@ -135,6 +170,7 @@ async function runSteps(
           message: result.error ?? "failed",
           exitCode: result.exitCode,
           outputTail: result.outputTail,
+          hint: "Fix the step in the runbook (its output is in the report), then drill again.",
         },
       };
     }
@@ -183,7 +219,12 @@ async function restoreData(
     return {
       status: "failed",
       value: { step: result("failed", message) },
-      failure: { step: name, code: isLifeboatError(err) ? err.code : "INTERNAL", message },
+      failure: {
+        step: name,
+        code: isLifeboatError(err) ? err.code : "INTERNAL",
+        message,
+        hint: isLifeboatError(err) ? err.hint : undefined,
+      },
     };
   }
 }
@@ -200,6 +241,7 @@ async function verify(
     const result = await runCheck(check, {
       transport: machine.transport,
       address: machine.address,
+      isolated: ctx.mode !== "recovery",
       vars,
       signal: ctx.signal,
       env: ctx.env,
@@ -209,6 +251,18 @@ async function verify(
   }
   const failed = checks.filter((c) => c.status === "failed");
   if (!failed[0]) return { status: "passed", value: checks };
+  const leak = failed.find((c) => c.code === "CHECK_NOT_ISOLATED");
+  if (leak)
+    return {
+      status: "failed",
+      value: checks,
+      failure: {
+        step: leak.name,
+        code: "CHECK_NOT_ISOLATED",
+        message: `check ${leak.name} would not test the ${ctx.mode} machine: ${leak.detail}`,
+        hint: "Name the machine in http and tcp checks as {{address}}: in a recovery it is the new host, in a drill the drill machine. A fixed address or production's name makes a drill check production.",
+      },
+    };
   return {
     status: "failed",
     value: checks,
@@ -216,6 +270,7 @@ async function verify(
       step: failed[0].name,
       code: "CHECK_FAILED",
       message: `${failed.length} of ${checks.length} check(s) failed; first: ${failed[0].name}: ${failed[0].detail}`,
+      hint: "The data was restored but a check did not pass: fix the runbook's steps or the check, then drill again.",
     },
   };
 }

@@ -77,6 +77,9 @@ export class PhaseRunner {
           phase: name,
           code: isLifeboatError(err) ? err.code : "INTERNAL",
           message: (err as Error).message,
+          hint: isLifeboatError(err)
+            ? err.hint
+            : "This is a bug in Lifeboat: please report it with the run's log.",
         };
       }
     }
@@ -121,7 +124,12 @@ export class PhaseRunner {
 
   private interrupt(phase: PhaseName, reason: unknown): void {
     this.interruptedBy ??= reason ?? new Error("interrupted");
-    this.firstFailure ??= { phase, code: "INTERRUPTED", message: "interrupted" };
+    this.firstFailure ??= {
+      phase,
+      code: "INTERRUPTED",
+      message: "interrupted",
+      hint: "The run was stopped before it finished; run it again.",
+    };
   }
 
   private record<T>(r: PhaseRecord<T>): PhaseRecord<T> {

@@ -20,6 +20,10 @@ export interface PlannedDump {
   snapshotId: string;
   time: string;
   bytes: number | undefined;
+  /** The snapshot run that saved it. */
+  runId: string | undefined;
+  /** 0 when it is of the chosen run; else how many snapshot runs newer than its own came before the chosen one. */
+  runsAgo: number;
 }
 
 export interface RecoveryPlan {
@@ -36,6 +40,8 @@ export interface RecoveryPlan {
         ageSeconds: number;
         files: number | undefined;
         bytes: number | undefined;
+        /** The snapshot run it belongs to. */
+        runId: string | undefined;
       }
     | undefined;
   dumps: PlannedDump[];
@@ -124,16 +130,32 @@ export function chooseSnapshots(
   const until = run
     ? anchor.time
     : new Date(Date.parse(anchor.time) + policy.snapshotTimeoutSeconds * 1000).toISOString();
+  // Oldest first, so the newest earlier dump of each database wins; one of the chosen run itself is never replaced.
   for (const s of sorted) {
     const file = dumpFileOf(s);
-    if (file && !group.includes(s) && s.time <= until && (!dumps.has(file) || !run)) dumps.set(file, s);
+    const taken = file ? dumps.get(file) : undefined;
+    if (file && !group.includes(s) && s.time <= until && !(taken && group.includes(taken)))
+      dumps.set(file, s);
   }
   return { files, dumps: [...dumps.values()] };
+}
+
+/** How many snapshot runs came after `older`'s, up to and including `newer`'s: 0 when they are of one run. */
+function runsBetween(all: readonly Snapshot[], older: Snapshot, newer: Snapshot): number {
+  const own = runOf(older);
+  if (own !== undefined && own === runOf(newer)) return 0;
+  const runs = new Set(
+    all
+      .filter((s) => s.time > older.time && s.time <= newer.time && runOf(s) !== own)
+      .map((s) => runOf(s) ?? s.id),
+  );
+  return runs.size;
 }
 
 export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
   const { policy, runbook, machine } = inputs;
   let chosen: { files: Snapshot | undefined; dumps: Snapshot[] } = { files: undefined, dumps: [] };
+  let all: Snapshot[] = [];
   let resticVersion = "";
   if (!inputs.noData) {
     // Opening and listing proves the key and the storage before anything is provisioned.
@@ -141,15 +163,26 @@ export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
       logger: inputs.logger,
       signal: inputs.signal,
     });
-    const all = await opened.repo.snapshots({ host: policy.host, tags: [LIFEBOAT_TAG] });
+    all = await opened.repo.snapshots({ host: policy.host, tags: [LIFEBOAT_TAG] });
     chosen = chooseSnapshots(all, inputs.snapshot ?? "latest", policy);
     resticVersion = opened.resticVersion;
   }
+  const reference = chosen.files ?? chosen.dumps.at(-1);
   const dumps = chosen.dumps.flatMap((s): PlannedDump[] => {
     const file = dumpFileOf(s) ?? "";
     const parsed = parseDumpFile(file, sqlitePathsOf(policy));
     if (!parsed) return [];
-    return [{ file, ...parsed, snapshotId: s.id, time: s.time, bytes: s.summary?.total_bytes_processed }];
+    return [
+      {
+        file,
+        ...parsed,
+        snapshotId: s.id,
+        time: s.time,
+        bytes: s.summary?.total_bytes_processed,
+        runId: runOf(s),
+        runsAgo: reference ? runsBetween(all, s, reference) : 0,
+      },
+    ];
   });
   // Roles first: the databases' grants name them.
   dumps.sort(
@@ -157,7 +190,6 @@ export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
       Number(b.database === "roles" && b.engine === "postgres") -
       Number(a.database === "roles" && a.engine === "postgres"),
   );
-  const reference = chosen.files ?? chosen.dumps.at(-1);
   const plan: RecoveryPlan = {
     host: policy.host,
     mode: inputs.mode,
@@ -171,6 +203,7 @@ export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
           ageSeconds: Math.max(0, (Date.now() - Date.parse(reference.time)) / 1000),
           files: chosen.files?.summary?.total_files_processed,
           bytes: chosen.files?.summary?.total_bytes_processed,
+          runId: runOf(reference),
         }
       : undefined,
     dumps,

@@ -7,7 +7,7 @@ import type { Policy } from "../policy/load.js";
 import type { ResticRepository } from "../restic/engine.js";
 import { type HostRestic, resticOnHost } from "../restic/on-host.js";
 import { loadDatabase, loadRoles } from "../restore/load.js";
-import { readSentinel, type Sentinel } from "../snapshot/sentinel.js";
+import { readSentinels, type Sentinel } from "../snapshot/sentinel.js";
 import { openPolicyRepository } from "../storage/repository.js";
 import type { Transport } from "../transport/types.js";
 import type { RecoveryPlan } from "./plan.js";
@@ -16,7 +16,8 @@ export interface RestoredData {
   files: number;
   bytes: number;
   databases: Array<{ engine: string; database: string; bytes: number | undefined }>;
-  sentinel: Sentinel | undefined;
+  /** The sentinel read back from each restored irreplaceable root that has one. */
+  sentinels: Map<string, Sentinel>;
   resticVersion: string;
   /** Whether Lifeboat copied its restic to the new machine for the restore. */
   resticCopied: boolean;
@@ -49,12 +50,12 @@ export async function restoreOntoHost(options: RestoreOptions): Promise<Restored
     });
     const { files, bytes } = await restoreFiles(opened.repo, plan, transport.host);
     const databases = await loadDumps(opened.repo, onHost, { ...options, signal });
-    const sentinel = await readSentinel(transport, plan.paths);
+    const sentinels = await readSentinels(transport, plan.paths);
     return {
       files,
       bytes,
       databases,
-      sentinel,
+      sentinels,
       resticVersion: onHost.version,
       resticCopied: onHost.installed,
     };
@@ -85,6 +86,7 @@ async function restoreFiles(
     snapshot: plan.snapshot.id,
     target: "/",
     verify: true,
+    host: plan.host,
   });
   const entries = (summary.files_restored ?? 0) + (summary.files_skipped ?? 0);
   if (itemErrors.length > 0 || entries !== (summary.total_files ?? 0)) {
@@ -111,7 +113,7 @@ async function loadDumps(
   if (plan.dumps.length === 0) return databases;
   const dir = `${await onHost.privateDir()}/dumps`;
   for (const dump of plan.dumps) {
-    await repo.restore({ snapshot: dump.snapshotId, target: dir, verify: true });
+    await repo.restore({ snapshot: dump.snapshotId, target: dir, verify: true, host: plan.host });
     const source = policy.databases.find(
       (d) =>
         d.engine === dump.engine &&

@@ -14,6 +14,7 @@ import type { RecoveryReport } from "../report/schema.js";
 import { type Runbook, requireRunbook } from "../runbook/load.js";
 import type { RunContext } from "./context.js";
 import { execute } from "./execute.js";
+import { isolationRules } from "./isolation.js";
 import { type Mode, machineName } from "./machine.js";
 import type { PhaseEvent } from "./phases.js";
 import { planRecovery, type RecoveryPlan } from "./plan.js";
@@ -88,6 +89,7 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
     replacing,
     noData: options.noData ?? false,
     keep: options.keep ?? false,
+    isolation: await isolationRules(config, policy, runbook, mode),
     env: options.env,
     logger: options.logger?.child({ host: policy.host, run: runId, mode }),
     signal: options.signal,

@@ -7,7 +7,8 @@ import { requireValidPolicies } from "../policy/load.js";
 import { hostStatus } from "../status/status.js";
 import { formatDuration } from "../util/duration.js";
 import { hostReports } from "./find.js";
-import { driftSummary, escapeHtml } from "./render.js";
+import { driftSummary, escapeHtml, verdictWords } from "./render.js";
+import type { RecoveryReport } from "./schema.js";
 
 export interface DigestRow {
   host: string;
@@ -20,7 +21,7 @@ export interface DigestRow {
     | {
         runId: string;
         at: string;
-        verdict: "passed" | "failed";
+        verdict: RecoveryReport["verdict"];
         rtoSeconds: number;
         rtoTargetSeconds: number | undefined;
       }
@@ -105,8 +106,9 @@ function state(r: DigestRow): string {
   if (!r.fresh) return "STALE";
   if (r.lastRunFailed) return "LAST RUN FAILED";
   if (!r.lastDrill) return "NEVER DRILLED";
-  if (r.lastDrill.verdict !== "passed") return "DRILL FAILED";
+  if (r.lastDrill.verdict === "failed") return "DRILL FAILED";
   if (r.drift) return "DRIFT";
+  if (r.lastDrill.verdict === "passed-with-warnings") return "DRILL WARNINGS";
   return r.audit?.groups ? "UNCLASSIFIED DATA" : "ok";
 }
 
@@ -120,7 +122,7 @@ export function digestText(d: Digest): string {
   const lines = [digestSubject(d).replace("[lifeboat] ", ""), ""];
   for (const r of d.rows) {
     const drill = r.lastDrill
-      ? `last drill ${r.lastDrill.verdict.toUpperCase()} ${age((Date.parse(d.generatedAt) - Date.parse(r.lastDrill.at)) / 1000)}, RTO ${formatDuration(r.lastDrill.rtoSeconds)}${r.lastDrill.rtoTargetSeconds ? `/${formatDuration(r.lastDrill.rtoTargetSeconds)}` : ""}`
+      ? `last drill ${verdictWords(r.lastDrill)} ${age((Date.parse(d.generatedAt) - Date.parse(r.lastDrill.at)) / 1000)}, RTO ${formatDuration(r.lastDrill.rtoSeconds)}${r.lastDrill.rtoTargetSeconds ? `/${formatDuration(r.lastDrill.rtoTargetSeconds)}` : ""}`
       : "never drilled";
     lines.push(
       `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)}); ${drill}; RTO trend ${trend(r.rtoTrend)}; ${classification(r, d.generatedAt)}`,
@@ -136,7 +138,7 @@ export function digestHtml(d: Digest): string {
     .map((r) => {
       const s = state(r);
       const color = s === "ok" ? "#1a7f37" : "#cf222e";
-      return `<tr><td style="${cell}">${e(r.host)}</td><td style="${cell};color:${color};font-weight:600">${e(s)}</td><td style="${cell}">${e(age(r.snapshotAgeSeconds))} / RPO ${e(formatDuration(r.rpoSeconds))}</td><td style="${cell}">${r.lastDrill ? `${e(r.lastDrill.verdict.toUpperCase())}, RTO ${e(formatDuration(r.lastDrill.rtoSeconds))}` : "never"}</td><td style="${cell}">${e(trend(r.rtoTrend))}</td><td style="${cell}">${e(classification(r, d.generatedAt))}</td></tr>`;
+      return `<tr><td style="${cell}">${e(r.host)}</td><td style="${cell};color:${color};font-weight:600">${e(s)}</td><td style="${cell}">${e(age(r.snapshotAgeSeconds))} / RPO ${e(formatDuration(r.rpoSeconds))}</td><td style="${cell}">${r.lastDrill ? `${e(verdictWords(r.lastDrill))}, RTO ${e(formatDuration(r.lastDrill.rtoSeconds))}` : "never"}</td><td style="${cell}">${e(trend(r.rtoTrend))}</td><td style="${cell}">${e(classification(r, d.generatedAt))}</td></tr>`;
     })
     .join("");
   return (

@@ -2,7 +2,7 @@
 // tables for layout, no scripts or external resources).
 import { formatBytes } from "../util/bytes.js";
 import { formatDuration } from "../util/duration.js";
-import type { RecoveryReport } from "./schema.js";
+import type { RecoveryReport, RpoItem } from "./schema.js";
 
 const secs = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : formatDuration(s));
 const short = (s: number): string => formatDuration(s);
@@ -12,28 +12,47 @@ function title(r: RecoveryReport): string {
   return r.mode === "drill" ? "Drill" : r.withData ? "Recovery" : "Build (no data)";
 }
 
+/** The report's RPO: its oldest restored item (older reports: the sentinel, else the snapshot). */
 function rpoAge(r: RecoveryReport): number | undefined {
-  return r.rpo.sentinelAgeSeconds ?? r.rpo.snapshotAgeSeconds;
+  return r.rpo.items[0]?.ageSeconds ?? r.rpo.sentinelAgeSeconds ?? r.rpo.snapshotAgeSeconds;
+}
+
+/** "mysql app: from run 3fa1, 2 runs ago": which item set the RPO, and where it came from. */
+export function describeItem(i: RpoItem): string {
+  const from = i.runId ? `from run ${i.runId}` : `${i.source} ${formatDuration(i.ageSeconds)} old`;
+  return `${i.item}: ${from}${i.runsAgo ? `, ${i.runsAgo} run${i.runsAgo === 1 ? "" : "s"} ago` : ""}`;
+}
+
+/** PASSED, PASSED WITH WARNINGS, FAILED. */
+export const verdictWords = (r: Pick<RecoveryReport, "verdict">): string =>
+  r.verdict.replace(/-/g, " ").toUpperCase();
+
+/** "RPO 7h/1d", "RPO 1m28s/1m BREACHED (mysql app: from run 3fa1, 2 runs ago)", "RPO unknown". */
+function rpoText(r: RecoveryReport): string {
+  const age = rpoAge(r);
+  if (age === undefined) return "RPO unknown";
+  const text = `RPO ${short(age)}/${short(r.rpo.targetSeconds)}`;
+  const oldest = r.rpo.items[0];
+  return r.rpo.met === false ? `${text} BREACHED${oldest ? ` (${describeItem(oldest)})` : ""}` : text;
 }
 
 /** "RTO 1m42s/15m, RPO 7h/1d": achieved against target. */
 export function headline(r: RecoveryReport, format: (s: number) => string = short): string {
   const rto = `RTO ${format(r.rto.seconds)}${r.rto.targetSeconds ? `/${short(r.rto.targetSeconds)}` : ""}`;
-  const age = rpoAge(r);
   if (!r.withData) return rto;
-  return `${rto}, ${age === undefined ? "RPO unknown" : `RPO ${short(age)}/${short(r.rpo.targetSeconds)}`}`;
+  return `${rto}, ${rpoText(r)}`;
 }
 
 /** `[lifeboat] drill web1 PASSED — RTO 1m42s/15m, RPO 7h/1d` */
 export function reportSubject(r: RecoveryReport): string {
   const mode = r.mode === "recovery" ? (r.withData ? "recovery" : "build") : r.mode;
   const where = r.failure ? ` at ${r.failure.step ?? r.failure.phase}` : "";
-  return `[lifeboat] ${mode} ${r.host} ${r.verdict.toUpperCase()}${where} — ${headline(r)}`;
+  return `[lifeboat] ${mode} ${r.host} ${verdictWords(r)}${where} — ${headline(r)}`;
 }
 
 export function reportText(r: RecoveryReport): string {
   const lines = [
-    `${title(r)} of ${r.host} ${r.verdict.toUpperCase()} — ${headline(r, secs)}`,
+    `${title(r)} of ${r.host} ${verdictWords(r)} — ${headline(r, secs)}`,
     `  run ${r.runId} (${r.trigger}), machine ${r.machine}${r.address ? ` at ${r.address}` : ""}`,
   ];
   if (r.failure) {
@@ -41,15 +60,19 @@ export function reportText(r: RecoveryReport): string {
       `  failed in ${r.failure.phase}${r.failure.step ? ` at "${r.failure.step}"` : ""}: ${r.failure.message}`,
     );
     if (r.failure.outputTail) lines.push(...r.failure.outputTail.split("\n").map((l) => `    | ${l}`));
+    lines.push(`  cause: ${r.failure.code}${r.failure.hint ? `; what to do: ${r.failure.hint}` : ""}`);
   }
+  for (const w of r.warnings) lines.push(`  warning [${w.code}]: ${w.message}`);
+  if (r.isolation)
+    lines.push(`  isolation: ${r.isolation.enforced ? "" : "NOT ENFORCED: "}${r.isolation.detail}`);
   lines.push(
     `  phases: ${r.phases.map((p) => `${p.name} ${p.status === "passed" ? secs(p.seconds) : p.status}`).join(", ")}`,
   );
   if (r.snapshot) lines.push(`  snapshot: ${r.snapshot.shortId} from ${r.snapshot.time}`);
   if (r.restored) lines.push(`  restored: ${restoredText(r)}`);
-  if (r.rpo.sentinelAgeSeconds !== undefined)
+  for (const i of r.rpo.items)
     lines.push(
-      `  sentinel: written by run ${r.rpo.sentinelRunId} ${formatDuration(r.rpo.sentinelAgeSeconds)} before this ${r.mode}`,
+      `  rpo   ${i.met ? "ok  " : "OLD "} ${describeItem(i)} (${formatDuration(i.ageSeconds)} old, by its ${i.source})`,
     );
   for (const s of r.steps)
     lines.push(`  step  ${mark(s.status)} ${s.name} (${secs(s.seconds)})${s.error ? `: ${s.error}` : ""}`);
@@ -119,7 +142,12 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const COLORS = { passed: "#1a7f37", failed: "#cf222e", skipped: "#6e7781" } as const;
+const COLORS = {
+  passed: "#1a7f37",
+  "passed-with-warnings": "#9a6700",
+  failed: "#cf222e",
+  skipped: "#6e7781",
+} as const;
 const cell = "padding:4px 10px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top";
 const head = `${cell};background:#f6f8fa;font-weight:600`;
 
@@ -144,28 +172,50 @@ function target(achieved: number | undefined, goal: number | undefined, met: boo
 
 export function reportHtml(r: RecoveryReport): string {
   const e = escapeHtml;
-  const verdict = r.verdict === "passed" ? "PASSED" : "FAILED";
+  const verdict = verdictWords(r);
   const banner =
     `<div style="background:${COLORS[r.verdict]};color:#ffffff;padding:14px 18px;font-size:20px;font-weight:700">` +
     `${e(title(r))} of ${e(r.host)} ${verdict}</div>`;
   const facts: Array<[string, string]> = [["RTO", target(r.rto.seconds, r.rto.targetSeconds, r.rto.met)]];
   if (r.withData) {
-    facts.push(["RPO", target(rpoAge(r), r.rpo.targetSeconds, r.rpo.met)]);
+    facts.push([
+      "RPO",
+      `${target(rpoAge(r), r.rpo.targetSeconds, r.rpo.met)}${r.rpo.met === false ? ` <strong style="color:${COLORS.failed}">BREACHED</strong>` : ""}`,
+    ]);
     if (r.snapshot) facts.push(["Snapshot", `${e(r.snapshot.shortId)} from ${e(r.snapshot.time)}`]);
-    if (r.rpo.sentinelRunId) facts.push(["Sentinel", `written by run ${e(r.rpo.sentinelRunId)}`]);
+    for (const i of r.rpo.items)
+      facts.push([
+        i.kind === "dump" ? "Database" : "Files",
+        `${target(i.ageSeconds, undefined, i.met)} ${e(describeItem(i))} (by its ${e(i.source)})`,
+      ]);
     facts.push(["Restored", e(restoredText(r))]);
   }
   facts.push(
     ["Machine", `${e(r.machine)}${r.address ? ` at ${e(r.address)}` : ""} (${e(r.provider)})`],
     ["Run", `${e(r.runId)}, ${e(r.trigger)}, ${e(r.startedAt)}`],
   );
+  if (r.isolation)
+    facts.push([
+      "Isolation",
+      `${r.isolation.enforced ? "" : "<strong>NOT ENFORCED</strong>: "}${e(r.isolation.detail)}`,
+    ]);
   if (r.mode === "drill")
     facts.push(["Cleanup", `${e(r.cleanup)}${r.cleanupHint ? `: <code>${e(r.cleanupHint)}</code>` : ""}`]);
+  const warnings = r.warnings
+    .map(
+      (w) =>
+        `<div style="border-left:4px solid ${COLORS["passed-with-warnings"]};padding:8px 12px;margin:12px 0;background:#fff8c5">` +
+        `<strong>Warning [${e(w.code)}]</strong>: ${e(w.message)}</div>`,
+    )
+    .join("");
   const failure = r.failure
     ? `<div style="border-left:4px solid ${COLORS.failed};padding:8px 12px;margin:12px 0;background:#fff5f5">` +
-      `<strong>Failed in ${e(r.failure.phase)}${r.failure.step ? ` at “${e(r.failure.step)}”` : ""}</strong>: ${e(r.failure.message)}` +
+      `<strong>Failed in ${e(r.failure.phase)}${r.failure.step ? ` at “${e(r.failure.step)}”` : ""} [${e(r.failure.code)}]</strong>: ${e(r.failure.message)}` +
       (r.failure.outputTail
         ? `<pre style="font-size:12px;background:#f6f8fa;padding:8px;white-space:pre-wrap">${e(r.failure.outputTail)}</pre>`
+        : "") +
+      (r.failure.hint
+        ? `<p style="margin:6px 0 0"><strong>What to do:</strong> ${e(r.failure.hint)}</p>`
         : "") +
       "</div>"
     : "";
@@ -174,6 +224,7 @@ export function reportHtml(r: RecoveryReport): string {
     `<body style="margin:0;padding:0;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f">` +
     `<div style="max-width:760px;margin:0 auto">${banner}<div style="padding:8px 18px">` +
     failure +
+    warnings +
     `<table cellpadding="0" cellspacing="0" style="margin:12px 0;font-size:14px">${facts
       .map(
         ([k, v]) =>

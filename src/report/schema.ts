@@ -2,7 +2,8 @@
 // `lifeboat report` renders. Versioned: a reader knows which fields to expect.
 import { z } from "zod";
 
-export const REPORT_VERSION = 1;
+// 2: verdict "passed-with-warnings" and `warnings`, the RPO of each restored item, a hint for the failure, isolation.
+export const REPORT_VERSION = 2;
 
 const phaseName = z.enum(["provision", "configure", "restore", "start", "verify", "teardown"]);
 const status = z.enum(["passed", "failed", "skipped"]);
@@ -25,6 +26,8 @@ export const checkResultSchema = z.object({
   status,
   attempts: z.number(),
   seconds: z.number(),
+  /** Why it failed when it is not the check's own finding: CHECK_NOT_ISOLATED (it would not test the machine). */
+  code: z.string().optional(),
   /** What the last attempt found: why it failed, or the value that passed. */
   detail: z.string(),
 });
@@ -36,6 +39,7 @@ const snapshotSchema = z.object({
   ageSeconds: z.number(),
   files: z.number().optional(),
   bytes: z.number().optional(),
+  runId: z.string().optional(),
 });
 
 const dumpSchema = z.object({
@@ -45,15 +49,34 @@ const dumpSchema = z.object({
   snapshotId: z.string(),
   time: z.string(),
   bytes: z.number().optional(),
+  runId: z.string().optional(),
+  runsAgo: z.number().optional(),
+});
+
+const rpoItemSchema = z.object({
+  /** "/srv/app/uploads" or "postgres app". */
+  item: z.string(),
+  kind: z.enum(["files", "dump"]),
+  ageSeconds: z.number(),
+  /** Where the age comes from: the sentinel read back from the restored data, or the snapshot's time. */
+  source: z.enum(["sentinel", "snapshot"]),
+  /** The snapshot run that saved it. */
+  runId: z.string().optional(),
+  /** For a dump from an earlier run than the files (its own dump failed since): how many runs older. */
+  runsAgo: z.number().optional(),
+  met: z.boolean(),
 });
 
 export const recoveryReportSchema = z.object({
-  version: z.literal(REPORT_VERSION),
+  // Reports of version 1 (before per-item RPO) are still read from the catalog.
+  version: z.union([z.literal(1), z.literal(REPORT_VERSION)]),
   runId: z.string(),
   mode: z.enum(["recovery", "drill", "stage"]),
   trigger: z.enum(["manual", "schedule"]),
   host: z.string(),
-  verdict: z.enum(["passed", "failed"]),
+  /** passed-with-warnings: it came back and passed its checks, but something in `warnings` needs a person. */
+  verdict: z.enum(["passed", "passed-with-warnings", "failed"]),
+  warnings: z.array(z.object({ code: z.string(), message: z.string() })).default([]),
   /** False for a first build without data (`recover --no-data`): nothing restored, no checks. */
   withData: z.boolean(),
   startedAt: z.string(),
@@ -70,8 +93,13 @@ export const recoveryReportSchema = z.object({
     /** The sentinel's age, read back from the restored data. */
     sentinelAgeSeconds: z.number().optional(),
     sentinelRunId: z.string().optional(),
+    /** Whether the oldest item's age is within the target (the report's RPO is the oldest item's). */
     met: z.boolean().optional(),
+    /** The age of every restored item: each irreplaceable root by its sentinel, each dump by its snapshot. */
+    items: z.array(rpoItemSchema).default([]),
   }),
+  /** How the drill or stage machine was kept from production and the network, and whether that was enforced. */
+  isolation: z.object({ enforced: z.boolean(), detail: z.string() }).optional(),
   rto: z.object({ targetSeconds: z.number().optional(), seconds: z.number(), met: z.boolean().optional() }),
   phases: z.array(z.object({ name: phaseName, status, seconds: z.number() })),
   steps: z.array(stepResultSchema),
@@ -97,6 +125,8 @@ export const recoveryReportSchema = z.object({
       message: z.string(),
       exitCode: z.number().optional(),
       outputTail: z.string().optional(),
+      /** What to do about it. */
+      hint: z.string().optional(),
     })
     .optional(),
   /**
@@ -110,6 +140,8 @@ export const recoveryReportSchema = z.object({
       seconds: z.number(),
       paths: z.array(z.string()),
       notCompared: z.array(z.string()).optional(),
+      skipped: z.array(z.string()).optional(),
+      expected: z.array(z.string()).optional(),
       files: z.object({
         onlyProduction: z.array(z.string()),
         onlyRebuilt: z.array(z.string()),
@@ -142,4 +174,5 @@ export const recoveryReportSchema = z.object({
 export type RecoveryReport = z.infer<typeof recoveryReportSchema>;
 export type StepResult = z.infer<typeof stepResultSchema>;
 export type CheckResult = z.infer<typeof checkResultSchema>;
+export type RpoItem = z.infer<typeof rpoItemSchema>;
 export type PhaseResult = RecoveryReport["phases"][number];

@@ -1,5 +1,6 @@
 // Typed restic calls. Each is a thin layer over runRestic; none puts a secret in restic's arguments.
-import { LifeboatError } from "../errors.js";
+import { isLifeboatError, LifeboatError } from "../errors.js";
+import { isRepositoryDamage } from "./errors.js";
 import type {
   BackupStatus,
   BackupSummary,
@@ -59,6 +60,8 @@ export interface RestoreOptions {
   include?: string[];
   verify?: boolean;
   onStatus?: (status: RestoreStatus) => void;
+  /** The host whose repository it is, for what a failure says to run. */
+  host?: string | undefined;
 }
 
 export interface RestoreResult {
@@ -240,17 +243,21 @@ export class ResticRepository {
     for (const p of options.include ?? []) args.push("--include", p);
     let summary: RestoreSummary | undefined;
     const itemErrors: ItemError[] = [];
-    await this.lockAware(() =>
-      runRestic(this.ctx, "restore", {
-        args,
-        onMessage: (m) => {
-          if (m.message_type === "status") options.onStatus?.(m as unknown as RestoreStatus);
-          else if (m.message_type === "summary") summary = m as unknown as RestoreSummary;
-          else if (m.message_type === "error" && itemErrors.length < 1000)
-            itemErrors.push(m as unknown as ItemError);
-        },
-      }),
-    );
+    try {
+      await this.lockAware(() =>
+        runRestic(this.ctx, "restore", {
+          args,
+          onMessage: (m) => {
+            if (m.message_type === "status") options.onStatus?.(m as unknown as RestoreStatus);
+            else if (m.message_type === "summary") summary = m as unknown as RestoreSummary;
+            else if (m.message_type === "error" && itemErrors.length < 1000)
+              itemErrors.push(m as unknown as ItemError);
+          },
+        }),
+      );
+    } catch (err) {
+      throw restoreFailure(err, options, itemErrors);
+    }
     return { summary: summary ?? { message_type: "summary" }, itemErrors };
   }
 
@@ -284,4 +291,28 @@ export class ResticRepository {
   async unlock(removeAll = false): Promise<void> {
     await runRestic(this.ctx, "unlock", { args: removeAll ? ["--remove-all"] : [] });
   }
+}
+
+/**
+ * A failed restore in restic's own words: which files, which pack or blob, and whether that is damage in the
+ * repository (REPOSITORY_DAMAGED) rather than "There were 1 errors".
+ */
+function restoreFailure(err: unknown, options: RestoreOptions, itemErrors: readonly ItemError[]): unknown {
+  if (!isLifeboatError(err) || err.code === "INTERRUPTED" || itemErrors.length === 0) return err;
+  // restic reports one damaged blob once per file that needs it: the same line many times says nothing more.
+  const distinct = [...new Set(itemErrors.map((e) => `${e.item ?? "?"}: ${e.error.message}`))];
+  const lines = distinct.slice(0, 3);
+  const more = distinct.length > lines.length ? `; and ${distinct.length - lines.length} more` : "";
+  const what = `restic restore of ${options.snapshot.slice(0, 8)}: ${itemErrors.length} error(s): ${lines.join("; ")}${more}`;
+  if (!itemErrors.some((e) => isRepositoryDamage(e.error.message)))
+    return new LifeboatError(err.code, what, { hint: err.hint, details: err.details, cause: err });
+  return new LifeboatError("REPOSITORY_DAMAGED", what, {
+    hint:
+      `The repository is damaged: data restic wrote cannot be read back. Run \`lifeboat check --host ${options.host ?? "<host>"}\` to see ` +
+      "what is affected (a full read: `restic check --read-data`), then repair with restic (`restic repair index`, " +
+      "`restic repair packs`, `restic repair snapshots`) and take a new snapshot from the live host, which stores " +
+      "the lost data again. Do not prune before that.",
+    details: err.details,
+    cause: err,
+  });
 }

@@ -34,6 +34,13 @@ const byExitCode: Record<number, { code: ErrorCode; hint: (f: ResticFailure) => 
   130: { code: "INTERRUPTED", hint: () => "Interrupted; nothing was lost. Run the command again." },
 };
 
+// What restic says when a pack or blob it needs cannot be read back as it was written.
+const DAMAGE =
+  /ciphertext verification failed|invalid data returned|checksum mismatch|hash mismatch|does not match|pack \S+ (not found|does not exist)|blob \S+ not found|unexpected EOF|failed to load|\bLoad\(<data\//i;
+
+/** Whether restic's words describe damage in the repository (not a problem of the target or the network). */
+export const isRepositoryDamage = (message: string): boolean => DAMAGE.test(message);
+
 export function resticError(f: ResticFailure, redact: (text: string) => string): LifeboatError {
   const known = f.exitCode === undefined ? undefined : byExitCode[f.exitCode];
   const message = redact(f.message.replace(/^Fatal: /, "").trim());

@@ -94,7 +94,7 @@ export async function restoreDump(options: DumpRestoreOptions): Promise<DumpRest
   // Restored beside the target, then renamed: the target never holds half a dump.
   const scratch = await mkdtemp(path.join(path.dirname(target), ".lifeboat-restore-"));
   try {
-    await opened.repo.restore({ snapshot: chosen.id, target: scratch, verify: true });
+    await opened.repo.restore({ snapshot: chosen.id, target: scratch, verify: true, host: policy.host });
     const restored = path.join(scratch, only.file);
     const size = (await stat(restored)).size;
     const recorded = chosen.summary?.total_bytes_processed;

@@ -97,6 +97,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreOutcome> 
     snapshot: chosen.id,
     target,
     verify: true,
+    host: policy.host,
     onStatus: options.onProgress,
   });
   const entries = (summary.files_restored ?? 0) + (summary.files_skipped ?? 0);

@@ -15,6 +15,7 @@ import {
   type Problem,
 } from "../yaml/located.js";
 import { zodProblems } from "../yaml/zod-problems.js";
+import { checkTarget, productionNames, productionReachingOptions, staticCheckLeak } from "./isolation.js";
 import {
   type CheckSetting,
   type ProviderSetting,
@@ -33,6 +34,7 @@ export type ProviderSpec =
       ports: string[];
       command: string[];
       runOptions: string[];
+      recoveryRunOptions: string[];
     }
   | ({ kind: "ssh" } & SshLogin)
   | {
@@ -102,6 +104,10 @@ export interface Runbook {
   rtoSeconds: number | undefined;
   /** The daemon drills the host on this cron schedule. */
   drillSchedule: string | undefined;
+  /** What a drill or stage machine may reach while steps run (host, port), beside the storage. */
+  drillAllow: Array<{ host: string; ports: number[] }>;
+  /** Whether drills and stages run network-isolated (the default). */
+  drillIsolation: boolean;
 }
 
 /** Where a host's runbook is: the policy's `runbook`, else runbooks/<host>.yaml. */
@@ -215,6 +221,30 @@ function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, d
       missing(["steps", i, "puppet", "manifest"], s.puppet.manifest);
       if (s.puppet.modulePath) missing(["steps", i, "puppet", "modulePath"], s.puppet.modulePath);
     }
+  });
+  if ("container" in r.provider) {
+    for (const { index, option, why } of productionReachingOptions(r.provider.container.runOptions))
+      problems.push(
+        doc.problem(
+          ["provider", "container", "runOptions", index],
+          `${option} ${why}: a drill or stage machine must not; move it to recoveryRunOptions (used by \`recover\` only)`,
+        ),
+      );
+  }
+  const production = productionNames(
+    policy,
+    "container" in r.provider ? (r.provider.container.name ?? policy.host) : policy.host,
+  );
+  r.checks.forEach((c, i) => {
+    const target = "http" in c ? checkTarget({ url: c.http.url }) : "tcp" in c ? c.tcp.host : undefined;
+    const leak = staticCheckLeak(target, production);
+    if (leak)
+      problems.push(
+        doc.problem(
+          ["checks", i, "http" in c ? "http" : "tcp", "http" in c ? "url" : "host"],
+          `${leak}: in a drill this check would test that, not the drill machine; name the machine as {{address}}`,
+        ),
+      );
   });
   r.checks.forEach((c, i) => {
     const text = "http" in c ? c.http.url : "command" in c ? c.command : "";
@@ -343,5 +373,10 @@ function normalize(r: RunbookFile, file: string): Runbook {
     rto: r.rto,
     rtoSeconds: r.rto ? seconds(r.rto) : undefined,
     drillSchedule: r.drill?.schedule,
+    drillAllow: (r.drill?.allow ?? []).map((a) => {
+      const [host = "", port] = a.split(":");
+      return { host, ports: port ? [Number(port)] : [80, 443] };
+    }),
+    drillIsolation: r.drill?.isolation ?? true,
   };
 }

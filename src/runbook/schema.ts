@@ -24,8 +24,13 @@ const containerProvider = z.strictObject({
     ports: z.array(z.string().regex(/^[0-9.:]+(\/(tcp|udp))?$/, 'must be like "8080:80"')).default([]),
     /** The container's main process; default: one that keeps it running, so steps start the services. */
     command: z.array(z.string()).min(1).default(["sleep", "infinity"]),
-    /** Extra options for `run` (--runtime, --ulimit, --memory ...). */
+    /** Extra options for `run` (--runtime, --ulimit, --memory ...), for every machine, drills' included. */
     runOptions: z.array(z.string()).default([]),
+    /**
+     * Options only a recovery gets (it takes production's place): volumes, the host's network, devices. A drill or
+     * stage never does, so that it cannot reach production's data or network.
+     */
+    recoveryRunOptions: z.array(z.string()).default([]),
   }),
 });
 
@@ -214,8 +219,24 @@ export const runbookSchema = z.strictObject({
   vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   steps: z.array(step).min(1, "list the steps that configure a fresh machine"),
   checks: z.array(check).default([]),
-  /** Drills of this host by `lifeboat daemon`, on this cron schedule. */
-  drill: z.strictObject({ schedule: cron }).optional(),
+  drill: z
+    .strictObject({
+      /** Drills of this host by `lifeboat daemon`, on this cron schedule. */
+      schedule: cron.optional(),
+      /**
+       * What a drill or stage machine may reach while its steps run, beside the storage: "deb.debian.org",
+       * "mirror.example.org:8080" (ports 80 and 443 when none is given). Nothing else, and during restore and the
+       * checks only the storage.
+       */
+      allow: z
+        .array(
+          z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be like "deb.debian.org" or "host:port"'),
+        )
+        .default([]),
+      /** false: run drills without network isolation (the report and mail say NOT ENFORCED; the verdict warns). */
+      isolation: z.boolean().default(true),
+    })
+    .optional(),
   /** The recovery time objective: how long a recovery may take. */
   rto: duration.optional(),
   /** Default time limit of a step. */

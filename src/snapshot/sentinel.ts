@@ -39,23 +39,31 @@ export async function writeSentinels(
   return written;
 }
 
-/** The newest sentinel found in the directories on the host, if any. */
-export async function readSentinel(transport: Transport, roots: string[]): Promise<Sentinel | undefined> {
-  if (roots.length === 0) return undefined;
+/** The sentinel of each directory on the host that has a readable one (by directory). */
+export async function readSentinels(transport: Transport, roots: string[]): Promise<Map<string, Sentinel>> {
+  const found = new Map<string, Sentinel>();
+  if (roots.length === 0) return found;
+  // One line per directory: its path, a tab, its sentinel (empty when it has none); never follows a link.
   const r = await transport.run(
-    ["sh", "-c", `for d; do cat "$d/${SENTINEL_FILE}" 2>/dev/null; done; true`, "lifeboat", ...roots],
+    [
+      "sh",
+      "-c",
+      `for d; do f="$d/${SENTINEL_FILE}"; s=""; [ -f "$f" ] && [ ! -L "$f" ] && s=$(head -c 4096 "$f" | tr -d '\\n\\t'); printf '%s\\t%s\\n' "$d" "$s"; done`,
+      "lifeboat",
+      ...roots,
+    ],
     { timeoutMs: 60_000 },
   );
-  const found = r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .flatMap((line) => {
-      try {
-        const parsed = sentinelSchema.safeParse(JSON.parse(line));
-        return parsed.success ? [parsed.data] : [];
-      } catch {
-        return [];
-      }
-    });
-  return found.sort((a, b) => b.writtenAt.localeCompare(a.writtenAt))[0];
+  for (const line of r.stdout.split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const dir = line.slice(0, tab);
+    try {
+      const parsed = sentinelSchema.safeParse(JSON.parse(line.slice(tab + 1)));
+      if (parsed.success && roots.includes(dir)) found.set(dir, parsed.data);
+    } catch {
+      // Not a sentinel of ours (or none): that directory's age comes from its snapshot.
+    }
+  }
+  return found;
 }

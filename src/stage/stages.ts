@@ -21,7 +21,7 @@ export interface StageRecord {
   createdAt: string;
   expiresAt: string;
   withData: boolean;
-  verdict: "passed" | "failed";
+  verdict: RecoveryReport["verdict"];
   checks: Array<{ name: string; status: string; detail: string }>;
   failure: string | undefined;
 }
@@ -89,7 +89,12 @@ export async function removeStage(
   stage: StageRecord,
   reason: "down" | "expired",
 ): Promise<void> {
-  await openProvider(stage.provider).remove({ name: stage.machine, address: stage.address, mode: "stage" });
+  await openProvider(stage.provider).remove({
+    name: stage.machine,
+    address: stage.address,
+    mode: "stage",
+    runId: stage.id,
+  });
   await catalogFor(config, policy.repository).put(
     key(stage.host, stage.id, true),
     JSON.stringify({ at: new Date().toISOString(), reason }),

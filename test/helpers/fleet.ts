@@ -129,7 +129,11 @@ export interface ContainerHost {
   remove(): Promise<void>;
 }
 
-export async function startContainerHost(name: string, image = BASE_IMAGE): Promise<ContainerHost> {
+export async function startContainerHost(
+  name: string,
+  image = BASE_IMAGE,
+  runArgs: readonly string[] = [],
+): Promise<ContainerHost> {
   await (image === RPM_IMAGE ? ensureRpmImage() : image === DB_IMAGE ? ensureDbImage() : ensureBaseImage());
   await execa("podman", ["rm", "-f", "--time", "0", name], { reject: false });
   await execa("podman", [
@@ -140,6 +144,7 @@ export async function startContainerHost(name: string, image = BASE_IMAGE): Prom
     "--hostname",
     name,
     ...RUN_FLAGS,
+    ...runArgs,
     image,
     "sleep",
     "infinity",
@@ -245,8 +250,8 @@ async function startInContainer(
 }
 
 /** A container host running PostgreSQL 15 (socket, peer auth for `postgres`) and MariaDB (socket, root). */
-export async function startDbHost(name: string): Promise<ContainerHost> {
-  const host = await startContainerHost(name, DB_IMAGE);
+export async function startDbHost(name: string, runArgs: readonly string[] = []): Promise<ContainerHost> {
+  const host = await startContainerHost(name, DB_IMAGE, runArgs);
   await must(host.root, ["pg_ctlcluster", "15", "main", "start"]);
   // mariadbd itself rather than mysqld_safe: its errors go to stderr (mysqld_safe sends them to syslog).
   await must(host.root, ["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"]);

@@ -43,6 +43,7 @@ providerConformance("container (podman)", async () => ({
       ports: [],
       command: ["sleep", "infinity"],
       runOptions: RUN_OPTIONS,
+      recoveryRunOptions: [],
     }),
   stands: containerStands,
   owns: true,

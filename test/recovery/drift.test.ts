@@ -3,7 +3,7 @@
 // path, and nothing once the runbook makes it. A template with the machine's name and address is compared as
 // rendered for production, so it is not drift. Production being unreachable leaves drift unknown, not a failure.
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
@@ -82,9 +82,18 @@ afterAll(async () => {
   if (ws) await rm(ws.root, { recursive: true, force: true });
 });
 
-test("a drill lists the hand-made file in a rebuildable path as drift, and passes", async () => {
+test("a drill lists the hand-made file in a rebuildable path as drift, and passes with a warning", async () => {
   const report = await drill();
-  expect(report.verdict).toBe("passed");
+  // State the runbook does not make would be lost by a rebuild: a person must look.
+  expect(report.verdict).toBe("passed-with-warnings");
+  expect(report.warnings).toEqual([
+    {
+      code: "DRIFT_UNMADE_STATE",
+      message: expect.stringContaining(
+        "1 file(s) in production's rebuildable paths that the runbook does not make: /etc/nginx/conf.d/extra.conf",
+      ),
+    },
+  ]);
   expect(report.drift).toMatchObject({
     compared: true,
     paths: ["/srv/app", "/etc/nginx"],
@@ -115,6 +124,21 @@ test("a drill lists the hand-made file in a rebuildable path as drift, and passe
   expect(digest.attention).toEqual(["web1"]);
   expect(digest.rows[0]).toMatchObject({ host: "web1", drift: "1 only in production" });
   expect((await runCli(["digest"], ws.env)).stdout).toContain("web1: DRIFT;");
+});
+
+test("a file the policy expects only in production (drift.expected) is listed, not a warning", async () => {
+  const policy = `${ws.policiesDir}/web1.yaml`;
+  const before = await readFile(policy, "utf8");
+  await writeFile(policy, `${before}drift: { expected: [/etc/nginx/conf.d] }\n`);
+  try {
+    const report = await drill();
+    expect(report.verdict).toBe("passed");
+    expect(report.warnings).toEqual([]);
+    expect(report.drift?.files.onlyProduction).toEqual([]);
+    expect(report.drift?.expected).toEqual(["/etc/nginx/conf.d/extra.conf"]);
+  } finally {
+    await writeFile(policy, before);
+  }
 });
 
 test("once the runbook makes the file, the drill finds no drift", async () => {

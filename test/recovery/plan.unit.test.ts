@@ -38,6 +38,15 @@ test("latest: the newest files snapshot and the dumps of its run; a dump that fa
   expect(chosen.dumps.map((s) => s.short_id).sort()).toEqual(["d1000000", "r2000000"]);
 });
 
+test("a dump that failed comes from the newest run before that has it, not the oldest", () => {
+  const night0 = [
+    snap("f0", "2026-11-24T02:30:00Z", ["run:z"]),
+    snap("d0", "2026-11-24T02:31:10Z", ["dump:postgres-app", "run:z"]),
+  ];
+  const chosen = chooseSnapshots([...night0, ...night1, ...night2], "latest", policy);
+  expect(chosen.dumps.map((s) => s.short_id).sort()).toEqual(["d1000000", "r2000000"]);
+});
+
 test("an older snapshot id restores that night's files and dumps, never newer ones", () => {
   const chosen = chooseSnapshots([...night1, ...night2], "f1", policy);
   expect(chosen.files?.short_id).toBe("f1000000");

@@ -54,6 +54,8 @@ beforeAll(async () => {
   - puppet: { manifest: puppet/site.pp, modulePath: puppet/modules }
     timeout: 10m
   - restore
+# Puppet comes from the Debian mirror on the isolated drill machine: the mirror is allowed while steps run.
+drill: { allow: [deb.debian.org] }
 checks:
   - command: grep -qx "listen = {{address}}:8080" /etc/app/app.ini && grep -qx "built by puppet for app" /etc/motd && test "$(stat -c %a /etc/app/app.ini)" = 640
     retries: 0

@@ -48,6 +48,7 @@ rto: 15m
     ports: [],
     command: ["sleep", "infinity"],
     runOptions: [],
+    recoveryRunOptions: [],
   });
   expect(runbook.steps.map((s) => [s.kind, s.name, s.timeoutSeconds])).toEqual([
     ["apt", "apt nginx", 300],
@@ -119,4 +120,35 @@ test("the example policies and runbooks of the repository are valid", async () =
   expect(r.stdout).toContain("web1: snapshots /srv/app/uploads, /var/lib/app");
   expect(r.stdout).toMatch(/web1: .*; runbook valid/);
   expect(r.stdout).toMatch(/db1: snapshots postgres app .*; runbook valid/);
+});
+
+test("what would let a drill reach production is refused: sharing run options, checks naming production", async ({
+  ws,
+}) => {
+  const problems = await runbookProblems(
+    ws,
+    `host: web1
+provider:
+  container:
+    image: debian:bookworm
+    runOptions: [--runtime, runc, -v, "/srv:/srv", "--network=host", --privileged]
+    recoveryRunOptions: ["--volume=/srv/data:/srv/data"]
+steps:
+  - restore
+checks:
+  - http: { url: "http://10.0.0.5/" }
+  - http: { url: "http://web1:8080/health" }
+  - tcp: { port: 5432, host: localhost }
+  - http: { url: "http://{{address}}/" }
+  - tcp: { port: 22 }
+`,
+  );
+  expect(problems).toEqual([
+    "runbooks/web1.yaml:5: provider.container.runOptions[2]: -v mounts a volume or a host directory: a drill or stage machine must not; move it to recoveryRunOptions (used by `recover` only)",
+    "runbooks/web1.yaml:5: provider.container.runOptions[4]: --network joins a network other than the drill's own: a drill or stage machine must not; move it to recoveryRunOptions (used by `recover` only)",
+    "runbooks/web1.yaml:5: provider.container.runOptions[5]: --privileged gives the container the host's devices and powers: a drill or stage machine must not; move it to recoveryRunOptions (used by `recover` only)",
+    "runbooks/web1.yaml:10: checks[0].http.url: names the fixed address 10.0.0.5: in a drill this check would test that, not the drill machine; name the machine as {{address}}",
+    "runbooks/web1.yaml:11: checks[1].http.url: names production (web1): in a drill this check would test that, not the drill machine; name the machine as {{address}}",
+    "runbooks/web1.yaml:12: checks[2].tcp.host: names localhost, which is the controller, not the machine under test: in a drill this check would test that, not the drill machine; name the machine as {{address}}",
+  ]);
 });
