@@ -35,8 +35,9 @@ const byExitCode: Record<number, { code: ErrorCode; hint: (f: ResticFailure) => 
 };
 
 // What restic says when a pack or blob it needs cannot be read back as it was written.
+// (A repository object named like <data/84be746c> that cannot be read or opened is damage too: a pack is missing.)
 const DAMAGE =
-  /ciphertext verification failed|invalid data returned|checksum mismatch|hash mismatch|does not match|pack \S+ (not found|does not exist)|blob \S+ not found|unexpected EOF|failed to load|\bLoad\(<data\//i;
+  /ciphertext verification failed|invalid data returned|checksum mismatch|hash mismatch|does not match|pack \S+ (not found|does not exist)|blob \S+ not found|unexpected EOF|failed to load|\b(Load|ReadFull)\(<(data|tree|index|snapshot)\/|NoSuchKey|specified key does not exist/i;
 
 /** Whether restic's words describe damage in the repository (not a problem of the target or the network). */
 export const isRepositoryDamage = (message: string): boolean => DAMAGE.test(message);
@@ -54,6 +55,11 @@ export function resticError(f: ResticFailure, redact: (text: string) => string):
       details,
     });
   }
+  if (isRepositoryDamage(message))
+    return new LifeboatError("REPOSITORY_DAMAGED", `restic ${f.command}: the repository is damaged: ${message}`, {
+      hint: "Run `lifeboat check` for this host (a full read finds everything affected), repair with restic's `repair index`, `repair packs` and `repair snapshots`, and snapshot the live host again. Do not prune before that.",
+      details,
+    });
   return new LifeboatError(
     "RESTIC_FAILED",
     `restic ${f.command} failed: ${message || `exit code ${f.exitCode}`}`,
