@@ -56,10 +56,14 @@ export function resticError(f: ResticFailure, redact: (text: string) => string):
     });
   }
   if (isRepositoryDamage(message))
-    return new LifeboatError("REPOSITORY_DAMAGED", `restic ${f.command}: the repository is damaged: ${message}`, {
-      hint: "Run `lifeboat check` for this host (a full read finds everything affected), repair with restic's `repair index`, `repair packs` and `repair snapshots`, and snapshot the live host again. Do not prune before that.",
-      details,
-    });
+    return new LifeboatError(
+      "REPOSITORY_DAMAGED",
+      `restic ${f.command}: the repository is damaged: ${message}`,
+      {
+        hint: "Run `lifeboat check` for this host (a full read finds everything affected), repair with restic's `repair index`, `repair packs` and `repair snapshots`, and snapshot the live host again. Do not prune before that.",
+        details,
+      },
+    );
   return new LifeboatError(
     "RESTIC_FAILED",
     `restic ${f.command} failed: ${message || `exit code ${f.exitCode}`}`,
