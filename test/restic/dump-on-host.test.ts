@@ -116,18 +116,24 @@ test("a server that dies midway through a dump leaves no snapshot and a clear er
       host: "db1",
       tags: ["lifeboat"],
     });
-    // Kill the server once the dump is under way.
-    for (let i = 0; i < 100; i++) {
-      const r = await db1.root.run([
-        "sh",
-        "-c",
-        'for p in /proc/[0-9]*; do grep -qs "pg_dump" "$p/cmdline" && echo "$p"; done; true',
-      ]);
-      if (r.stdout.trim()) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    // Settle the promise at once: the dump may fail while we are still looking for it.
+    const outcome = dump.then(
+      () => new Error("the dump finished before the server was stopped"),
+      (err: unknown) => err,
+    );
+    // Kill the server once pg_dump is connected and reading, so it really dies midway.
+    let connected = false;
+    for (let i = 0; i < 200 && !connected; i++) {
+      const active = await sh(
+        db1.root,
+        psql("app", "select count(*) from pg_stat_activity where application_name = 'pg_dump'"),
+      );
+      connected = active.trim() !== "0";
+      if (!connected) await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    expect(connected).toBe(true);
     await sh(db1.root, "pg_ctlcluster 15 main stop -m immediate");
-    await expect(dump).rejects.toMatchObject({
+    expect(await outcome).toMatchObject({
       code: "DUMP_FAILED",
       message: expect.stringMatching(
         /^runuser failed \(exit status 1\); no snapshot of postgres-app.sql was saved: .*pg_dump/,
