@@ -9,14 +9,21 @@ export const SENTINEL_FILE = ".lifeboat-sentinel";
 const sentinelSchema = z.object({ host: z.string(), runId: z.string(), writtenAt: z.string() });
 export type Sentinel = z.infer<typeof sentinelSchema>;
 
-// The JSON comes on stdin; prints each directory it was written into.
+// The JSON comes on stdin. The directory may belong to whoever runs the app (a web upload dir), and the snapshot
+// runs as root: what is there is never followed or opened unless it is a plain file of its own. Anything else
+// (a link to /etc/x, a FIFO, a hard link) is refused and reported; the old file is unlinked (which follows
+// nothing) and the new one created exclusively (noclobber: O_EXCL, which follows no link either).
 const WRITE =
-  's=$(cat); for d; do if [ -d "$d" ] && [ ! -L "$d" ]; then ' +
-  `printf '%s\\n' "$s" > "$d/${SENTINEL_FILE}" && echo "$d"; fi; done`;
+  's=$(cat); for d; do [ -d "$d" ] && [ ! -L "$d" ] || continue; f="$d/' +
+  SENTINEL_FILE +
+  '"; if [ -L "$f" ] || { [ -e "$f" ] && { [ ! -f "$f" ] || [ "$(stat -c %h -- "$f")" != 1 ]; }; }; then ' +
+  "printf 'refused\\t%s\\n' \"$d\"; continue; fi; " +
+  'rm -f -- "$f" && (set -C; printf \'%s\\n\' "$s" > "$f") && printf \'ok\\t%s\\n\' "$d"; done';
 
 /**
  * Writes the sentinel into every irreplaceable directory; returns where it went. A directory the login user
- * cannot write to gets none: that is logged, and the snapshot goes on (its RPO then comes from the snapshot time).
+ * cannot write to gets none, and neither does one whose sentinel is a link or not a regular file: that is
+ * logged, and the snapshot goes on (its RPO then comes from the snapshot time).
  */
 export async function writeSentinels(
   transport: Transport,
@@ -30,8 +37,15 @@ export async function writeSentinels(
     stdin: JSON.stringify(sentinel),
     timeoutMs: 60_000,
   });
-  const written = r.stdout.split("\n").filter(Boolean);
-  if (r.exitCode !== 0 || written.length === 0)
+  const lines = r.stdout.split("\n").map((l) => l.split("\t"));
+  const written = lines.filter(([state]) => state === "ok").map(([, dir]) => dir ?? "");
+  const refused = lines.filter(([state]) => state === "refused").map(([, dir]) => dir ?? "");
+  if (refused.length)
+    logger?.warn(
+      { host: run.host, directories: refused },
+      `${SENTINEL_FILE} there is a link, a hard link or not a regular file: not touched, and no sentinel written; remove it`,
+    );
+  if (r.exitCode !== 0 || written.length + refused.length === 0)
     logger?.warn(
       { host: run.host, error: r.stderr.trim() },
       "could not write the sentinel; RPO will come from the snapshot's time",

@@ -1,5 +1,6 @@
-import { stat } from "node:fs/promises";
+import { lstat, readFile, stat, symlink } from "node:fs/promises";
 import path from "node:path";
+import { execa } from "execa";
 import { expect } from "vitest";
 import { LifeboatError } from "../../src/errors.js";
 import type { LsNode } from "../../src/restic/messages.js";
@@ -142,4 +143,21 @@ test("an irreplaceable path that is a symlink is refused: restic would keep the 
   expect(r.exitCode).toBe(2);
   expect(r.stderr).toContain(`${ws.data("uploads")} -> ${ws.data("real/uploads")}`);
   expect(r.stderr).toContain("List the real paths");
+});
+
+test("a sentinel that is a link or a FIFO is never followed or opened: refused, reported, the snapshot goes on", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  // Whoever owns the uploads directory (the app) plants a link to a file root owns, and a FIFO.
+  await ws.writeData({ "etc/x": "root's file\n" });
+  await symlink(ws.data("etc/x"), ws.data("srv/app/uploads/.lifeboat-sentinel"));
+  await execa("mkfifo", [ws.data("srv/app/config/secrets/.lifeboat-sentinel")]);
+  const r = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(await readFile(ws.data("etc/x"), "utf8")).toBe("root's file\n");
+  expect(r.stderr).toContain(".lifeboat-sentinel there is a link, a hard link or not a regular file");
+  expect(r.stderr).toContain(ws.data("srv/app/uploads"));
+  expect(r.stderr).toContain(ws.data("srv/app/config/secrets"));
+  expect((await lstat(ws.data("srv/app/uploads/.lifeboat-sentinel"))).isSymbolicLink()).toBe(true);
 });
