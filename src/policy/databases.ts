@@ -5,9 +5,17 @@ const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an envi
 const absolutePath = z
   .string()
   .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits, . _ - /");
-const databaseName = z
-  .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/, "must be a database name: letters, digits, _ $ -");
+/** A database name Lifeboat hands to a tool: no `=` (a connection string), no leading `-` (an option). */
+const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
+export const isDatabaseName = (name: string): boolean => DATABASE_NAME.test(name);
+const databaseName = z.string().regex(DATABASE_NAME, "must be a database name: letters, digits, _ $ -");
+
+/**
+ * psql's and pg_dump's --dbname as a connection string naming only the database: whatever the name holds, it is
+ * never read as a server, port or password (a bare --dbname with an `=` in it would be).
+ */
+const pgDatabase = (name: string): string =>
+  `--dbname=dbname='${name.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
 const serverOptions = {
   /** "all", one database, or a list. */
@@ -152,7 +160,7 @@ export function dumpCommand(source: DatabaseSource, database: string): string[] 
         "--no-password",
         ...connection(source),
         ...source.options,
-        `--dbname=${database}`,
+        pgDatabase(database),
       ]);
     case "mysql": {
       // --single-transaction is a consistent read of InnoDB tables.
@@ -166,6 +174,7 @@ export function dumpCommand(source: DatabaseSource, database: string): string[] 
         "--triggers",
         ...source.options,
         "--databases",
+        "--",
         database,
       ]);
     }
@@ -193,8 +202,8 @@ export function loadCommands(source: DatabaseSource, database: string, file: str
   switch (source.engine) {
     case "postgres":
       return [
-        asUser(source, ["createdb", "--no-password", ...connection(source), database]),
-        fromFile(file, psql(source, "-v", "ON_ERROR_STOP=1", "-q", `--dbname=${database}`)),
+        asUser(source, ["createdb", "--no-password", ...connection(source), "--", database]),
+        fromFile(file, psql(source, "-v", "ON_ERROR_STOP=1", "-q", pgDatabase(database))),
       ];
     case "mysql":
       // The dump creates its database itself (--databases).
@@ -237,8 +246,8 @@ export const SYSTEM_DATABASES = new Set(["information_schema", "performance_sche
 /** The command that runs one query and prints its rows, one per line, columns tab-separated, no header. */
 export function queryCommand(source: DatabaseSource, database: string, query: string): string[] {
   if (source.engine === "postgres")
-    return psql(source, "-v", "ON_ERROR_STOP=1", "-AtF", "\t", `--dbname=${database}`, "-c", query);
-  return mysql(source, "-N", "-B", "-e", query, database);
+    return psql(source, "-v", "ON_ERROR_STOP=1", "-AtF", "\t", pgDatabase(database), "-c", query);
+  return mysql(source, "-N", "-B", "-e", query, "--", database);
 }
 
 // Where Debian's servers keep their data: covered by the dumps, so never read as files.

@@ -5,6 +5,7 @@ import {
   type DatabaseSource,
   dumpCommand,
   dumpEnv,
+  isDatabaseName,
   listCommand,
   rolesDumpCommand,
   SYSTEM_DATABASES,
@@ -53,6 +54,16 @@ async function databasesOf(
     .filter((name) => name && !SYSTEM_DATABASES.has(name));
 }
 
+/** A name the server listed that Lifeboat will not hand to a tool (it could read as a connection or an option). */
+const unsafeName = (engine: string, name: string): LifeboatError =>
+  new LifeboatError(
+    "DUMP_FAILED",
+    `the ${engine} server lists a database named ${JSON.stringify(name)}, which is not a plain name (letters, digits, _ $ -); it was not dumped`,
+    {
+      hint: "Rename the database on the server (or drop it, if nobody made it on purpose); the other databases were dumped.",
+    },
+  );
+
 export async function snapshotDatabases(options: {
   repo: ResticRepository;
   transport: Transport;
@@ -90,6 +101,11 @@ export async function snapshotDatabases(options: {
     } catch (err) {
       fail("all", err);
       continue;
+    }
+    // Names from a server are checked like names in a policy: someone who can create a database chose them.
+    if (source.engine !== "sqlite") {
+      for (const name of names.filter((n) => !isDatabaseName(n))) fail(name, unsafeName(source.engine, name));
+      names = names.filter(isDatabaseName);
     }
     const jobs = names.map((database) => ({
       database,

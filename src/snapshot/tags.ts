@@ -1,6 +1,6 @@
 // The one place that builds and reads what a snapshot is labelled with: restic tags (lifeboat, host:, policy:,
 // run:, dump:) and a dump's file name. Whatever writes a tag and whatever reads it back agree by construction.
-import type { DatabaseEngine } from "../policy/databases.js";
+import { type DatabaseEngine, isDatabaseName } from "../policy/databases.js";
 
 /** Every snapshot Lifeboat makes carries it; restic commands of Lifeboat's own select by it. */
 export const LIFEBOAT_TAG = "lifeboat";
@@ -52,7 +52,8 @@ export function parseDumpFile(
   const m = /^(postgres|mysql|sqlite)-(.+)\.sql$/.exec(file);
   if (!m) return undefined;
   const engine = m[1] as DatabaseEngine;
-  if (engine !== "sqlite") return { engine, database: m[2] ?? "" };
+  // A tag is written by whoever can snapshot (a host): its name is checked before any tool sees it.
+  if (engine !== "sqlite") return isDatabaseName(m[2] ?? "") ? { engine, database: m[2] ?? "" } : undefined;
   const path = sqlitePaths.find((p) => dumpName("sqlite", p) === file);
   return path === undefined ? undefined : { engine, database: path };
 }

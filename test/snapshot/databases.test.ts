@@ -341,3 +341,34 @@ test("onto a fresh database server: roles first, then each database; grants, row
     await db2.remove();
   }
 });
+
+test("names a server lists are checked like a policy's: one that reads as a connection or an option is not dumped", async ({
+  ws,
+}) => {
+  await ws.useFleetS3(s3);
+  await ws.writePolicy(
+    "db1.yaml",
+    `host: db1\ntransport: { container: ${db1.name} }\nirreplaceable:\n  - postgres: { database: all, runAs: postgres }\n  - mysql: { database: all }\n`,
+  );
+  // Whoever may create a database picks its name: pg_dump read this one as where to connect (and send the password).
+  const pgName = "host=127.0.0.1 port=55432 dbname=x";
+  await sh(db1.root, `runuser -u postgres -- createdb '${pgName}'`);
+  // And mysqldump read this one as an option: its "dump" was its help text.
+  await sh(db1.root, "mysql -e 'create database `--help`'");
+  try {
+    const r = await runCli(["--json", "snapshot", "--host", "db1"], ws.env);
+    expect(r.exitCode, r.stderr).toBe(1);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("DUMP_FAILED");
+    expect(error.message).toContain(`a database named ${JSON.stringify(pgName)}, which is not a plain name`);
+    expect(error.message).toContain('a database named "--help", which is not a plain name');
+    const paths = jsonResult<Array<{ paths: string[] }>>(
+      await runCli(["--json", "snapshots", "--host", "db1"], ws.env),
+    ).map((s) => s.paths.join(","));
+    expect(paths).toEqual(expect.arrayContaining(["/postgres-app.sql", "/mysql-shop.sql"]));
+    expect(paths.filter((p) => p.includes("help") || p.includes("55432"))).toEqual([]);
+  } finally {
+    await sh(db1.root, `runuser -u postgres -- dropdb '${pgName}'`);
+    await sh(db1.root, "mysql -e 'drop database `--help`'");
+  }
+});
