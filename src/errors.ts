@@ -59,6 +59,7 @@ const exitCodeByErrorCode = {
   RUNBOOK_INVALID: ExitCode.usage,
   HOST_EXISTS: ExitCode.usage,
   PROVISION_FAILED: ExitCode.failure,
+  MACHINE_NOT_OURS: ExitCode.failure,
   STEP_FAILED: ExitCode.failure,
   CHECK_FAILED: ExitCode.verifyFailed,
   CHECK_NOT_ISOLATED: ExitCode.verifyFailed,

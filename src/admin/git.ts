@@ -1,5 +1,6 @@
 // Where the policies and runbooks come from, for the recovery kit.
 import { execa } from "execa";
+import { onlyEnv } from "../util/child-env.js";
 
 export interface SourceInfo {
   directory: string;
@@ -11,7 +12,11 @@ export interface SourceInfo {
 
 export async function sourceInfo(directory: string): Promise<SourceInfo> {
   const git = async (...args: string[]) => {
-    const r = await execa("git", ["-C", directory, ...args], { reject: false, stdin: "ignore" });
+    const r = await execa("git", ["-C", directory, ...args], {
+      reject: false,
+      stdin: "ignore",
+      ...onlyEnv(),
+    });
     return r.exitCode === 0 ? String(r.stdout).trim() : undefined;
   };
   const commit = await git("rev-parse", "HEAD");

@@ -277,6 +277,7 @@ async function streamOnHost(
   const launch = transport.launch(argv);
   const child = execa(launch.file, launch.args, {
     env: launch.env,
+    extendEnv: false,
     stdin: launch.stdinPrefix ? "pipe" : "ignore",
     buffer: { stdout: false, stderr: true },
     reject: false,

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { isLifeboatError, type LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { type MalformedSink, readCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
 
 export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage"] as const;
@@ -191,11 +192,22 @@ export async function listRuns(catalog: CatalogStore, host: string): Promise<Run
   return [...runs.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
-export async function readRecord(catalog: CatalogStore, key: string): Promise<RunRecord | undefined> {
-  const text = await catalog.get(key);
-  if (!text) return undefined;
-  const parsed = runRecordSchema.safeParse(JSON.parse(text));
-  return parsed.success ? parsed.data : undefined;
+/**
+ * A run's record, when it is well formed and is the record its key says (the host and run id in the key): a
+ * record planted under another host's key is skipped like a malformed one.
+ */
+export async function readRecord(
+  catalog: CatalogStore,
+  key: string,
+  sink?: MalformedSink,
+): Promise<RunRecord | undefined> {
+  const record = await readCatalogJson(catalog, key, runRecordSchema, sink);
+  const k = parseRunKey(key);
+  if (record && (!k || k.host !== record.host || k.id !== record.id || k.kind !== record.kind)) {
+    warnMalformed(sink, key, "its host, run id or kind differs from its key");
+    return undefined;
+  }
+  return record;
 }
 
 /** The newest run (newest first) whose end record satisfies `accept`; unfinished runs are skipped. */
@@ -203,11 +215,12 @@ export async function newestRecord(
   catalog: CatalogStore,
   runs: readonly RunSummary[],
   accept: (r: RunRecord) => boolean,
+  sink?: MalformedSink,
 ): Promise<RunRecord | undefined> {
   for (let i = runs.length - 1; i >= 0; i--) {
     const key = runs[i]?.endKey;
     if (!key) continue;
-    const record = await readRecord(catalog, key);
+    const record = await readRecord(catalog, key, sink);
     if (record && accept(record)) return record;
   }
   return undefined;

@@ -5,7 +5,7 @@ import { LifeboatError } from "../errors.js";
 import { requireValidPolicies } from "../policy/load.js";
 import type { RecoveryReport } from "../recovery/run.js";
 import { eventLine, planText, reportText } from "../recovery/text.js";
-import { findStage, listStages, removeStage } from "../stage/stages.js";
+import { findStage, listStages, markRemoved, removeStage } from "../stage/stages.js";
 import { stageUp } from "../stage/up.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import type { CommandRunner } from "./context.js";
@@ -53,7 +53,7 @@ export function registerStage(program: Command, run: CommandRunner): void {
             hint: "e.g. 30m, 4h, 2d",
           });
         const human = !ctx.options.json;
-        const { report, record, failure } = await stageUp({
+        const { report, record, failure, engine } = await stageUp({
           config: await ctx.loadConfig(),
           host: opts.host,
           runbookFile: opts.runbook,
@@ -72,7 +72,7 @@ export function registerStage(program: Command, run: CommandRunner): void {
         if (record && human)
           process.stderr.write(
             `staged ${record.host} as ${record.machine} (stage ${record.id}) until ${record.expiresAt}\n` +
-              `${reachText(report, record.provider.kind === "container" ? (record.provider.engine ?? "podman") : undefined)}\n` +
+              `${reachText(report, engine)}\n` +
               `  remove it: lifeboat stage down ${record.id}\n`,
           );
         if (failure) throw failure;
@@ -118,12 +118,16 @@ export function registerStage(program: Command, run: CommandRunner): void {
   stage
     .command("down <id>")
     .description("remove a staged host (its machine and network)")
-    .action((id: string) =>
+    .option("--forget", "only mark it removed: its machine was removed by hand")
+    .action((id: string, opts: { forget?: boolean }) =>
       run(async (ctx) => {
         const config = await ctx.loadConfig();
         const { stage: found, policy } = await findStage(config, await requireValidPolicies(config), id);
-        await removeStage(config, policy, found, "down");
-        ctx.print({ id: found.id, machine: found.machine, removed: true }, () => `removed ${found.machine}`);
+        if (opts.forget) await markRemoved(config, policy, found, "forgotten");
+        else await removeStage(config, policy, found, "down");
+        ctx.print({ id: found.id, machine: found.machine, removed: true }, () =>
+          opts.forget ? `forgot ${found.id} (${found.machine} is left as it is)` : `removed ${found.machine}`,
+        );
       }),
     );
 }

@@ -48,6 +48,7 @@ export async function watchdogRound(
       catalog,
       await listRuns(catalog, policy.host),
       (r) => r.kind === "drill" && r.outcome !== "skipped",
+      logger,
     );
     if (last && new Date(last.startedAt) >= due) continue;
     overdueDrills.push(policy.host);

@@ -2,8 +2,11 @@
 // the catalog as pending and sent again before the next one (and by `lifeboat mail retry`).
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { z } from "zod";
+import { readCatalogJson } from "../catalog/read.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
+import { loadPolicies } from "../policy/load.js";
 import type { OutgoingMail } from "./message.js";
 
 export type { OutgoingMail } from "./message.js";
@@ -17,6 +20,30 @@ const idOf = (key: string): string | undefined => /_([a-z0-9]+)\.json$/.exec(key
 
 export function newMail(fields: Omit<OutgoingMail, "id" | "createdAt">): OutgoingMail {
   return { id: randomBytes(6).toString("hex"), createdAt: new Date().toISOString(), ...fields };
+}
+
+// A pending message is read back from the bucket, so it is checked like any record there.
+const pendingSchema = z.object({
+  id: z.string().regex(/^[a-z0-9]+$/),
+  kind: z.enum(["report", "alert", "digest", "test"]),
+  host: z.string().optional(),
+  createdAt: z.string(),
+  to: z.array(z.string()).min(1),
+  subject: z.string(),
+  text: z.string(),
+  html: z.string().optional(),
+  attachments: z.array(z.object({ filename: z.string(), content: z.string(), contentType: z.string() })),
+});
+
+/**
+ * Everyone Lifeboat may write to: the configuration's recipients and the policies' `notify`. A pending message
+ * in the bucket is only a claim; its other recipients are dropped, so the controller's login mails no one else.
+ */
+async function allowedRecipients(config: LifeboatConfig): Promise<Set<string>> {
+  const { policies } = await loadPolicies(config);
+  return new Set(
+    [...(config.mail?.to ?? []), ...policies.flatMap((p) => p.notify)].map((a) => a.toLowerCase()),
+  );
 }
 
 /** The catalog that holds the outbox: the default target's. */
@@ -49,10 +76,31 @@ export async function flushOutbox(
   const sentIds = new Set((await outbox.list("mail/sent/")).map((k) => /([a-z0-9]+)\.json$/.exec(k)?.[1]));
   const waiting = (await outbox.list("mail/pending/")).filter((k) => !sentIds.has(idOf(k)));
   let sent = 0;
+  let dropped = 0;
+  const allowed = waiting.length ? await allowedRecipients(config) : new Set<string>();
   for (const key of waiting) {
-    const body = await outbox.get(key);
-    if (!body) continue;
-    const message = JSON.parse(body) as OutgoingMail;
+    const stored = await readCatalogJson(outbox, key, pendingSchema, logger);
+    const to = stored?.to.filter((a) => allowed.has(a.toLowerCase())) ?? [];
+    if (!stored || to.length === 0) {
+      if (stored)
+        logger?.warn(
+          { key, to: stored.to },
+          "pending mail names no recipient of this configuration; it is not sent",
+        );
+      // Recorded as done, so it is not read again at every round.
+      await outbox.put(
+        sentKey(idOf(key) ?? key),
+        JSON.stringify({ refused: true, at: new Date().toISOString() }),
+      );
+      dropped++;
+      continue;
+    }
+    if (to.length < stored.to.length)
+      logger?.warn(
+        { key, dropped: stored.to.filter((a) => !to.includes(a)) },
+        "pending mail named recipients this configuration does not; they are left out",
+      );
+    const message: OutgoingMail = { ...stored, host: stored.host, html: stored.html, to };
     try {
       // Marked sent as soon as it went, so that it never goes twice.
       await markSent(config, message, await sendNow(config, message, env));
@@ -63,7 +111,7 @@ export async function flushOutbox(
       break; // the server is still away: the rest waits too, in order
     }
   }
-  return { sent, pending: waiting.length - sent };
+  return { sent, pending: waiting.length - sent - dropped };
 }
 
 /**

@@ -8,6 +8,8 @@ import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
 import { SshTransport } from "../transport/ssh.js";
+import { onlyEnv } from "../util/child-env.js";
+import { MachineLedger, notOurs, type ProviderContext } from "./ownership.js";
 import { sshAnsibleVars } from "./ssh.js";
 import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
@@ -17,7 +19,13 @@ const tail = (text: string): string => text.trim().split("\n").slice(-5).join("\
 
 export class CommandProvider implements Provider {
   readonly kind = "command" as const;
-  constructor(private readonly spec: CommandSpec) {}
+  private readonly ledger: MachineLedger;
+  constructor(
+    private readonly spec: CommandSpec,
+    ctx: ProviderContext,
+  ) {
+    this.ledger = new MachineLedger(ctx);
+  }
 
   describe(name: string): string {
     return `machine ${name} made by the runbook's create command`;
@@ -44,7 +52,8 @@ export class CommandProvider implements Provider {
     // cloud CLI it runs must not go on making the machine); the destroy that follows runs to the end.
     const run = async (script: string, address?: string, signal?: AbortSignal) => {
       const child = execa("sh", ["-c", script], {
-        env: { ...process.env, ...this.env(request, address) },
+        // The basics, the machine's LIFEBOAT_* and what the runbook names; none of Lifeboat's other secrets.
+        ...onlyEnv(this.env(request, address), { pass: this.spec.env }),
         reject: false,
         timeout,
         stdin: "ignore",
@@ -96,6 +105,8 @@ export class CommandProvider implements Provider {
         },
       );
     }
+    // Recorded before anything else can fail: from now on this controller may remove it, in another run too.
+    await this.ledger.made({ name: request.name, runId: request.runId, mode: request.mode, address });
     const hostKey = /^hostkey=(\S+ \S+)\s*$/m.exec(out)?.[1];
     // The machine is brand new: its key is the one the create command reports, else the first one it shows.
     const dir = await mkdtemp(path.join(tmpdir(), "lifeboat-known-hosts-"));
@@ -116,6 +127,7 @@ export class CommandProvider implements Provider {
       destroy: async () => {
         try {
           await destroy();
+          await this.ledger.removed(request.name);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -129,14 +141,26 @@ export class CommandProvider implements Provider {
     name: string;
     address: string | undefined;
     mode: ProvisionRequest["mode"];
+    runId?: string | undefined;
   }): Promise<void> {
+    // The destroy command gets the name and address this controller recorded, not what the caller was told.
+    const made = await this.ledger.get(machine.name);
+    const hint =
+      "Only machines this controller's create command made are removed by Lifeboat; remove it by hand.";
+    if (!made) throw notOurs(machine.name, "this controller's create command did not make it", hint);
+    if ((machine.runId && made.runId !== machine.runId) || made.mode !== machine.mode)
+      throw notOurs(machine.name, `it was made by ${made.mode} run ${made.runId}`, hint);
+    if (made.removedAt) return;
     const r = await execa("sh", ["-c", this.spec.destroy], {
-      env: {
-        ...process.env,
-        LIFEBOAT_NAME: machine.name,
-        LIFEBOAT_MODE: machine.mode,
-        ...(machine.address ? { LIFEBOAT_ADDRESS: machine.address } : {}),
-      },
+      ...onlyEnv(
+        {
+          LIFEBOAT_NAME: made.name,
+          LIFEBOAT_MODE: made.mode,
+          LIFEBOAT_RUN_ID: made.runId,
+          LIFEBOAT_ADDRESS: made.address,
+        },
+        { pass: this.spec.env },
+      ),
       reject: false,
       timeout: this.spec.timeoutSeconds * 1000,
       stdin: "ignore",
@@ -147,5 +171,6 @@ export class CommandProvider implements Provider {
         `the destroy command failed for ${machine.name} (exit ${r.exitCode}): ${tail(String(r.stderr))}`,
         { hint: `Remove machine ${machine.name} by hand.` },
       );
+    await this.ledger.removed(made.name);
   }
 }

@@ -4,7 +4,9 @@ import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
 import { type ContainerEngine, ContainerTransport, findEngine } from "../transport/container.js";
+import { onlyEnv } from "../util/child-env.js";
 import { type Endpoint, isolationTables, NetworkIsolation, removeTable, tableName } from "./isolation.js";
+import { controllerId, notOurs, type ProviderContext } from "./ownership.js";
 import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type ContainerSpec = Extract<ProviderSpec, { kind: "container" }>;
@@ -15,7 +17,10 @@ export class ContainerProvider implements Provider {
   readonly kind = "container" as const;
   private engine: ContainerEngine | undefined;
 
-  constructor(private readonly spec: ContainerSpec) {}
+  constructor(
+    private readonly spec: ContainerSpec,
+    private readonly ctx: ProviderContext,
+  ) {}
 
   private async cli(): Promise<ContainerEngine> {
     this.engine ??= await findEngine(this.spec.engine);
@@ -23,7 +28,12 @@ export class ContainerProvider implements Provider {
   }
 
   private async run(args: string[], signal?: AbortSignal) {
-    return execa(await this.cli(), args, { reject: false, cancelSignal: signal, stdin: "ignore" });
+    return execa(await this.cli(), args, {
+      reject: false,
+      cancelSignal: signal,
+      stdin: "ignore",
+      ...onlyEnv(),
+    });
   }
 
   describe(name: string): string {
@@ -72,9 +82,10 @@ export class ContainerProvider implements Provider {
         hint: `Check that ${engine} works here and that the image ${this.spec.image} exists (\`${engine} image ls\`).`,
       });
     };
+    const controller = `lifeboat.controller=${await controllerId(this.ctx)}`;
     if (drill && network) {
       const r = await this.run(
-        ["network", "create", "--label", `lifeboat.run=${request.runId}`, network],
+        ["network", "create", "--label", `lifeboat.run=${request.runId}`, "--label", controller, network],
         request.signal,
       );
       if (r.exitCode !== 0) await failed(`cannot create the drill network ${network}`, String(r.stderr));
@@ -106,6 +117,8 @@ export class ContainerProvider implements Provider {
       `lifeboat.run=${request.runId}`,
       "--label",
       `lifeboat.mode=${mode}`,
+      "--label",
+      controller,
       ...(network ? ["--network", network] : []),
       ...(drill ? [] : this.spec.ports.flatMap((p) => ["-p", p])),
       ...this.spec.runOptions,
@@ -148,21 +161,72 @@ export class ContainerProvider implements Provider {
     runId?: string | undefined;
   }): Promise<void> {
     const engine = await this.cli();
-    const r = await this.run([
-      "rm",
-      "-f",
-      "-v",
-      ...(engine === "podman" ? ["--time", "0"] : []),
-      machine.name,
-    ]);
-    if (r.exitCode !== 0 && !/no such container|no container with name/i.test(String(r.stderr)))
-      throw new LifeboatError(
-        "PROVISION_FAILED",
-        `cannot remove container ${machine.name}: ${tail(String(r.stderr))}`,
-        { hint: `Check that ${engine} works here, then remove it by hand: ${engine} rm -f ${machine.name}` },
-      );
-    if (machine.mode !== "recovery") await this.run(["network", "rm", "-f", `lifeboat-${machine.name}`]);
-    if (machine.runId) await removeTable(tableName(machine.runId));
+    const network = `lifeboat-${machine.name}`;
+    const container = await this.labelsOf("container", machine.name);
+    const net = machine.mode === "recovery" ? undefined : await this.labelsOf("network", network);
+    // Only what this controller made for that run: a name from the catalog could be production's.
+    for (const [what, labels] of [
+      [`container ${machine.name}`, container],
+      [`network ${network}`, net],
+    ] as const) {
+      if (!labels) continue;
+      const why = await this.foreign(labels, machine);
+      if (why)
+        throw notOurs(
+          what,
+          why,
+          `If it is a machine Lifeboat left behind, remove it by hand: ${engine} rm -f ${machine.name}`,
+        );
+    }
+    if (container) {
+      const r = await this.run([
+        "rm",
+        "-f",
+        "-v",
+        ...(engine === "podman" ? ["--time", "0"] : []),
+        machine.name,
+      ]);
+      if (r.exitCode !== 0 && !/no such container|no container with name/i.test(String(r.stderr)))
+        throw new LifeboatError(
+          "PROVISION_FAILED",
+          `cannot remove container ${machine.name}: ${tail(String(r.stderr))}`,
+          {
+            hint: `Check that ${engine} works here, then remove it by hand: ${engine} rm -f ${machine.name}`,
+          },
+        );
+    }
+    if (net) await this.run(["network", "rm", "-f", network]);
+    // The run's isolation table, once the run is known to be this controller's (a drill's own).
+    if (machine.runId && (container || net)) await removeTable(tableName(machine.runId));
+  }
+
+  /** A container's or network's labels, or undefined when there is none of that name. */
+  private async labelsOf(
+    kind: "container" | "network",
+    name: string,
+  ): Promise<Record<string, string> | undefined> {
+    const format = kind === "container" ? "{{json .Config.Labels}}" : "{{json .Labels}}";
+    const r = await this.run([kind, "inspect", "--format", format, name]);
+    if (r.exitCode !== 0) return undefined;
+    try {
+      return (JSON.parse(String(r.stdout).trim() || "{}") ?? {}) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Why a machine with these labels is not this controller's of that run; undefined when it is. */
+  private async foreign(
+    labels: Record<string, string>,
+    machine: { mode: ProvisionRequest["mode"]; runId?: string | undefined },
+  ): Promise<string | undefined> {
+    if (labels["lifeboat.controller"] !== (await controllerId(this.ctx)))
+      return "it does not carry this controller's lifeboat.controller label";
+    if (machine.runId && labels["lifeboat.run"] !== machine.runId)
+      return `it belongs to run ${labels["lifeboat.run"] ?? "(none)"}, not ${machine.runId}`;
+    if (labels["lifeboat.mode"] !== undefined && labels["lifeboat.mode"] !== machine.mode)
+      return `it is a ${labels["lifeboat.mode"]} machine, not a ${machine.mode}`;
+    return undefined;
   }
 
   /** The bridge device (and gateway) of a network: where the isolation's rules match the machine's traffic. */
@@ -204,7 +268,7 @@ export async function containerAddress(engine: ContainerEngine, name: string): P
   const r = await execa(
     engine,
     ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
-    { reject: false },
+    { reject: false, ...onlyEnv() },
   );
   return String(r.stdout).trim().split(/\s+/).filter(Boolean)[0] ?? "";
 }

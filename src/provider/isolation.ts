@@ -5,6 +5,7 @@
 // other networks and the rest of the world are unreachable from it.
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { onlyEnv } from "../util/child-env.js";
 
 export interface Endpoint {
   /** An IPv4 address. */
@@ -23,7 +24,12 @@ export interface IsolationRules {
 export const tableName = (runId: string): string => `lifeboat_${runId.replace(/[^A-Za-z0-9_]/g, "_")}`;
 
 async function nft(script: string, signal?: AbortSignal): Promise<void> {
-  const r = await execa("nft", ["-f", "-"], { input: script, reject: false, cancelSignal: signal });
+  const r = await execa("nft", ["-f", "-"], {
+    input: script,
+    reject: false,
+    cancelSignal: signal,
+    ...onlyEnv(),
+  });
   if (r.exitCode !== 0) {
     const missing = r.exitCode === undefined || /ENOENT/.test(String(r.message));
     throw new LifeboatError(
@@ -107,12 +113,12 @@ export class NetworkIsolation {
 }
 
 export async function removeTable(table: string): Promise<void> {
-  await execa("nft", ["delete", "table", "inet", table], { reject: false });
+  await execa("nft", ["delete", "table", "inet", table], { reject: false, ...onlyEnv() });
 }
 
 /** The runs whose isolation tables exist on this machine (a crash can leave one behind its network). */
 export async function isolationTables(): Promise<string[]> {
-  const r = await execa("nft", ["list", "tables"], { reject: false });
+  const r = await execa("nft", ["list", "tables"], { reject: false, ...onlyEnv() });
   return String(r.stdout)
     .split("\n")
     .flatMap((l) => /^table inet (lifeboat_[A-Za-z0-9_]+)$/.exec(l.trim())?.[1] ?? []);

@@ -60,7 +60,7 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
   const runbook = options.runbook ?? (await requireRunbook(config, policy));
   const runId = newRunId();
   const machine = machineName(mode, policy, runbook, runId);
-  const provider = openProvider(runbook.provider);
+  const provider = openProvider(runbook.provider, config);
   const plan = await planRecovery({
     config,
     policy,

@@ -7,6 +7,7 @@ import { isLifeboatError } from "../errors.js";
 import type { StepResult } from "../report/schema.js";
 import { renderTemplate, type Step } from "../runbook/load.js";
 import type { Transport } from "../transport/types.js";
+import { onlyEnv } from "../util/child-env.js";
 
 export type { StepResult } from "../report/schema.js";
 
@@ -145,7 +146,11 @@ async function runPlaybook(
     await writeFile(extra, JSON.stringify({ lifeboat: ctx.vars, ...step.vars }));
     const r = await execa("ansible-playbook", ["-i", inventory, "-e", `@${extra}`, step.playbook], {
       cwd: path.dirname(step.playbook),
-      env: { ANSIBLE_NOCOLOR: "1", ANSIBLE_RETRY_FILES_ENABLED: "0", ANSIBLE_FORCE_COLOR: "0" },
+      // Ansible runs on the controller: its own settings (ANSIBLE_*) and the basics, none of Lifeboat's secrets.
+      ...onlyEnv(
+        { ANSIBLE_NOCOLOR: "1", ANSIBLE_RETRY_FILES_ENABLED: "0", ANSIBLE_FORCE_COLOR: "0" },
+        { prefixes: ["ANSIBLE_"] },
+      ),
       reject: false,
       timeout: timeoutMs,
       cancelSignal: ctx.signal,
@@ -220,8 +225,13 @@ async function runPuppet(
     await cp(step.manifest, path.join(dir, "manifest.pp"));
     if (step.modulePath) await cp(step.modulePath, path.join(dir, "modules"), { recursive: true });
     tarball = Buffer.from(
-      (await execa("tar", ["-C", dir, "-cf", "-", "."], { encoding: "buffer", stripFinalNewline: false }))
-        .stdout,
+      (
+        await execa("tar", ["-C", dir, "-cf", "-", "."], {
+          encoding: "buffer",
+          stripFinalNewline: false,
+          ...onlyEnv(),
+        })
+      ).stdout,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Finds restic and refuses versions older than 0.17 (exit codes 10/11/12, restore --json, --stdin-from-command).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { onlyEnv } from "../util/child-env.js";
 
 export const MIN_RESTIC = [0, 17, 0] as const;
 
@@ -44,7 +45,11 @@ export function findRestic(env: NodeJS.ProcessEnv = process.env): Promise<Restic
 async function probe(path: string, env: NodeJS.ProcessEnv): Promise<ResticBinary> {
   let stdout: string;
   try {
-    ({ stdout } = await execa(path, ["version"], { env, stdin: "ignore", timeout: 30_000 }));
+    ({ stdout } = await execa(path, ["version"], {
+      ...onlyEnv({}, { from: env }),
+      stdin: "ignore",
+      timeout: 30_000,
+    }));
   } catch (err) {
     const missing = (err as { code?: string }).code === "ENOENT";
     throw new LifeboatError(

@@ -3,6 +3,7 @@ import { execa } from "execa";
 import type { Logger } from "pino";
 import { LifeboatError } from "../errors.js";
 import type { Transport } from "../transport/types.js";
+import { childEnv } from "../util/child-env.js";
 import { resticError } from "./errors.js";
 import { type JsonMessage, parseJsonLine } from "./messages.js";
 
@@ -87,12 +88,12 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
   return (text) => real.reduce((t, s) => t.split(s).join("[redacted]"), text);
 }
 
-export function childEnv(ctx: ResticContext): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.baseEnv ?? process.env)) {
-    if (v !== undefined && !k.startsWith("RESTIC_")) env[k] = v;
-  }
-  return { ...env, RESTIC_REPOSITORY: ctx.repository, ...ctx.secretEnv, RESTIC_PROGRESS_FPS: "4" };
+/** A local restic's environment: the machine's basics, the repository and its credentials, nothing else. */
+export function resticEnv(ctx: ResticContext): Record<string, string> {
+  return childEnv(
+    { RESTIC_REPOSITORY: ctx.repository, ...ctx.secretEnv, RESTIC_PROGRESS_FPS: "4" },
+    { from: ctx.baseEnv ?? process.env, pass: ["GOMAXPROCS", "GOGC", "GODEBUG"] },
+  );
 }
 
 /** What a restic on another host gets: the repository, credentials and settings, nothing of this machine's. */
@@ -128,7 +129,7 @@ export async function runRestic(
   // when the client is killed.
   const launch = ctx.transport?.launch([ctx.binary, ...args], { ...hostEnv(ctx), ...options.env });
   const subprocess = execa(launch?.file ?? ctx.binary, launch?.args ?? args, {
-    env: launch?.env ?? { ...childEnv(ctx), ...options.env },
+    env: launch?.env ?? { ...resticEnv(ctx), ...options.env },
     extendEnv: false,
     stdin: launch?.stdinPrefix ? "pipe" : "ignore",
     reject: false,

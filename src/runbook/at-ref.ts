@@ -7,6 +7,7 @@ import { execa } from "execa";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import type { Policy } from "../policy/load.js";
+import { onlyEnv } from "../util/child-env.js";
 import { type Runbook, requireRunbook, runbookFileOf } from "./load.js";
 
 export interface RunbookAtRef {
@@ -19,7 +20,7 @@ export interface RunbookAtRef {
 }
 
 async function git(cwd: string, args: string[]): Promise<string> {
-  const r = await execa("git", ["-C", cwd, ...args], { reject: false, stdin: "ignore" });
+  const r = await execa("git", ["-C", cwd, ...args], { reject: false, stdin: "ignore", ...onlyEnv() });
   if (r.exitCode !== 0) throw new Error(String(r.stderr).trim() || `git ${args[0]} exited ${r.exitCode}`);
   return String(r.stdout).trim();
 }
@@ -66,17 +67,19 @@ export async function runbookAtRef(
     await git(root, ["archive", "--format=tar", "-o", tarball, commit]);
     const tree = path.join(dir, "tree");
     await mkdir(tree);
-    await execa("tar", ["-x", "-f", tarball, "-C", tree]);
+    await execa("tar", ["-x", "-f", tarball, "-C", tree], onlyEnv());
     const file = path.join(tree, relative);
-    const runbook = await requireRunbook(config, { ...policy, runbook: file }).catch((err: unknown) => {
-      if (err instanceof LifeboatError && err.code === "RUNBOOK_INVALID")
-        throw new LifeboatError(
-          "RUNBOOK_INVALID",
-          `at ${ref} (${commit.slice(0, 8)}): ${err.message.replaceAll(`${tree}/`, "")}`,
-          { hint: err.hint },
-        );
-      throw err;
-    });
+    const runbook = await requireRunbook(config, { ...policy, runbook: file }, { root: tree }).catch(
+      (err: unknown) => {
+        if (err instanceof LifeboatError && err.code === "RUNBOOK_INVALID")
+          throw new LifeboatError(
+            "RUNBOOK_INVALID",
+            `at ${ref} (${commit.slice(0, 8)}): ${err.message.replaceAll(`${tree}/`, "")}`,
+            { hint: err.hint },
+          );
+        throw err;
+      },
+    );
     return { runbook, commit, dir, dispose };
   } catch (err) {
     await dispose();

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { onlyEnv } from "../util/child-env.js";
 import type { Runbook, Step } from "./load.js";
 
 export interface RunbookDiff {
@@ -127,7 +128,7 @@ async function unifiedDiff(a: string | undefined, b: string | undefined, label: 
   const r = await execa(
     "git",
     ["diff", "--no-index", "--no-color", "--", a ?? "/dev/null", b ?? "/dev/null"],
-    { reject: false, stdin: "ignore" },
+    { reject: false, stdin: "ignore", ...onlyEnv() },
   );
   // Paths of the unpacked ref and the working tree are noise: name the file as the runbook does.
   return String(r.stdout)

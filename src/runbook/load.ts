@@ -1,5 +1,5 @@
 // Loads a host's runbook, checks it against its policy, and spells out the short forms.
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import path from "node:path";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
@@ -46,6 +46,8 @@ export type ProviderSpec =
       identityFile?: string | undefined;
       knownHostsFile?: string | undefined;
       timeoutSeconds: number;
+      /** The names of the variables passed through to create and destroy. */
+      env: string[];
     };
 
 export interface FileCopy {
@@ -120,12 +122,37 @@ export const BUILTIN_VARS = ["host", "name", "address", "runId", "mode"] as cons
 
 export type LoadedRunbook = { ok: true; runbook: Runbook } | { ok: false; problems: Problem[] };
 
+/**
+ * The repository a runbook may take files from: the git work tree it is in, else its own directory. Sources are
+ * compared after links are resolved, so neither `..` nor a symlink in a branch reaches a key outside it.
+ */
+export function runbookRoot(file: string): string {
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, ".git"))) return dir;
+    if (path.dirname(dir) === dir) return path.dirname(path.resolve(file));
+  }
+}
+
+/** Where `file` really is, when it is inside `root` (both after links); undefined when it is outside. */
+function insideRoot(file: string, root: string): string | undefined {
+  const real = realpathSync(file);
+  const base = realpathSync(root);
+  return real === base || real.startsWith(`${base}${path.sep}`) ? real : undefined;
+}
+
+export interface RunbookSource {
+  /** The repository its files must come from (a ref's unpacked tree); else runbookRoot(file). */
+  root?: string | undefined;
+  cwd?: string | undefined;
+}
+
 export async function loadRunbook(
   config: LifeboatConfig,
   policy: Policy,
-  cwd = process.cwd(),
+  source: RunbookSource = {},
 ): Promise<LoadedRunbook> {
   const file = runbookFileOf(config, policy);
+  const cwd = source.cwd ?? process.cwd();
   const shown = displayPath(file, cwd);
   if (!existsSync(file)) {
     return {
@@ -140,11 +167,19 @@ export async function loadRunbook(
       ],
     };
   }
+  const root = source.root ?? runbookRoot(file);
+  if (!insideRoot(file, root))
+    return {
+      ok: false,
+      problems: [
+        { file: shown, line: 1, field: "", message: `is a link to ${realpathSync(file)}, outside ${root}` },
+      ],
+    };
   const loaded = await loadYamlFile(file, shown);
   if (!loaded.ok) return loaded;
   const parsed = runbookSchema.safeParse(loaded.doc.value ?? {});
   if (!parsed.success) return { ok: false, problems: zodProblems(loaded.doc, parsed.error) };
-  const problems = runbookProblems(loaded.doc, parsed.data, policy, path.dirname(file)).sort(
+  const problems = runbookProblems(loaded.doc, parsed.data, policy, path.dirname(file), root).sort(
     (a, b) => a.line - b.line,
   );
   if (problems.length > 0) return { ok: false, problems };
@@ -152,8 +187,12 @@ export async function loadRunbook(
 }
 
 /** The runbook, or a typed error listing every problem in it. */
-export async function requireRunbook(config: LifeboatConfig, policy: Policy): Promise<Runbook> {
-  const loaded = await loadRunbook(config, policy);
+export async function requireRunbook(
+  config: LifeboatConfig,
+  policy: Policy,
+  source: RunbookSource = {},
+): Promise<Runbook> {
+  const loaded = await loadRunbook(config, policy, source);
   if (loaded.ok) return loaded.runbook;
   throw new LifeboatError(
     "RUNBOOK_INVALID",
@@ -185,7 +224,13 @@ export function renderTemplate(text: string, vars: Record<string, string>, where
   });
 }
 
-function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, dir: string): Problem[] {
+function runbookProblems(
+  doc: LocatedDocument,
+  r: RunbookFile,
+  policy: Policy,
+  dir: string,
+  root: string,
+): Problem[] {
   const problems: Problem[] = [];
   if (r.host !== policy.host) {
     problems.push(
@@ -204,9 +249,17 @@ function runbookProblems(doc: LocatedDocument, r: RunbookFile, policy: Policy, d
   for (const i of restores.slice(1))
     problems.push(doc.problem(["steps", i], "a second restore step; the data goes back once"));
   const known = new Set<string>([...BUILTIN_VARS, ...Object.keys(r.vars)]);
+  // Every file a step sends to the machine: it must exist, and be the repository's own.
   const missing = (at: FieldPath, rel: string) => {
-    if (!existsSync(path.resolve(dir, rel)))
-      problems.push(doc.problem(at, `${path.resolve(dir, rel)} does not exist`));
+    const file = path.resolve(dir, rel);
+    if (!existsSync(file)) problems.push(doc.problem(at, `${file} does not exist`));
+    else if (!insideRoot(file, root))
+      problems.push(
+        doc.problem(
+          at,
+          `${rel} resolves to ${realpathSync(file)}, outside the repository ${root}: a runbook sends only its own files`,
+        ),
+      );
   };
   r.steps.forEach((s, i) => {
     if (typeof s === "string") return;

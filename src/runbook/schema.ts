@@ -55,6 +55,10 @@ const commandProvider = z.strictObject({
     user: z.string().min(1).default("root"),
     ...sshLogin,
     timeout: duration.default("30m"),
+    /** Variables of Lifeboat's environment the commands need (a cloud CLI's token); they get no others. */
+    env: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))
+      .default([]),
   }),
 });
 

@@ -59,8 +59,9 @@ export async function hostStatus(
   for (let i = own.length - 1; i >= 0 && last?.endKey; i--) {
     last = own[i];
     const record = last?.endKey ? await readRecord(catalog, last.endKey) : undefined;
-    if (record?.outcome === "skipped") continue;
-    if (record) lastRun = brief(record);
+    // Skipped runs say nothing, and neither does a record that could not be read (it was warned about).
+    if (!record || record.outcome === "skipped") continue;
+    lastRun = brief(record);
     break;
   }
   if (!lastRun && last && !last.endKey) {

@@ -2,6 +2,7 @@
 // command to the host through a local client (ssh, podman, docker).
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { childEnv } from "../util/child-env.js";
 import type { LaunchSpec, RunOptions, RunResult, Transport } from "./types.js";
 
 /**
@@ -52,7 +53,7 @@ export abstract class CommandTransport implements Transport {
     return {
       file: c.file,
       args: c.args,
-      env: c.env ?? { ...process.env },
+      env: c.env ?? childEnv(),
       stdinPrefix: c.prefix,
       exitCode: (code, stderr) => this.checkClientExit(code, stderr),
     };
@@ -100,7 +101,9 @@ export abstract class CommandTransport implements Transport {
     const watched = options.stdin === undefined;
     const c = this.clientCommand(argv, options.env ?? {}, watched);
     const child = execa(c.file, c.args, {
-      ...(c.env ? { env: c.env } : {}),
+      // The client (ssh, podman) gets the basics and the command's own variables, never Lifeboat's environment.
+      env: c.env ?? childEnv(),
+      extendEnv: false,
       stdin: "pipe",
       encoding: "buffer",
       stripFinalNewline: false,

@@ -2,6 +2,7 @@
 // from the CLI's own environment, so they are in no argv.
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { childEnv, onlyEnv } from "../util/child-env.js";
 import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js";
 
 export type ContainerEngine = "podman" | "docker";
@@ -25,7 +26,11 @@ export function findEngine(named?: ContainerEngine): Promise<ContainerEngine> {
 
 async function probeEngine(named?: ContainerEngine): Promise<ContainerEngine> {
   for (const engine of named ? [named] : (["podman", "docker"] as const)) {
-    const r = await execa(engine, ["info", "--format", "{{.Host.Arch}}"], { reject: false, timeout: 15_000 });
+    const r = await execa(engine, ["info", "--format", "{{.Host.Arch}}"], {
+      reject: false,
+      timeout: 15_000,
+      ...onlyEnv(),
+    });
     if (r.exitCode === 0) return engine;
   }
   throw new LifeboatError(
@@ -56,7 +61,7 @@ export class ContainerTransport extends CommandTransport {
     const args = ["exec", "-i", ...(this.user ? ["--user", this.user] : [])];
     for (const key of Object.keys(env)) args.push("-e", key);
     args.push(this.container, ...(watched ? ["sh", "-c", WATCHED_EXEC, "lifeboat"] : []), ...argv);
-    return { file: this.engine, args, env: { ...process.env, ...env }, prefix: Buffer.alloc(0) };
+    return { file: this.engine, args, env: childEnv(env), prefix: Buffer.alloc(0) };
   }
 
   protected clientFailure(exitCode: number, stderr: string): LifeboatError | undefined {
@@ -79,6 +84,7 @@ export class ContainerTransport extends CommandTransport {
   async address(): Promise<string> {
     const r = await execa(this.engine, ["inspect", "-f", "{{.NetworkSettings.IPAddress}}", this.container], {
       reject: false,
+      ...onlyEnv(),
     });
     return String(r.stdout).trim() || this.container;
   }

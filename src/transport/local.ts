@@ -4,6 +4,7 @@ import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
+import { childEnv, onlyEnv } from "../util/child-env.js";
 import type { LaunchSpec, RunOptions, RunResult, Transport } from "./types.js";
 
 export class LocalTransport implements Transport {
@@ -14,8 +15,9 @@ export class LocalTransport implements Transport {
     const [file, ...args] = argv;
     if (!file) throw new LifeboatError("INTERNAL", "run() needs a program");
     const r = await execa(file, args, {
-      // The environment carries secrets safely: /proc/<pid>/environ is readable only by the same user.
-      env: options.env,
+      // The environment carries the command's secrets safely (/proc/<pid>/environ is the same user's alone), and
+      // only them: not the rest of Lifeboat's.
+      ...onlyEnv(options.env),
       input: options.stdin ?? "",
       timeout: options.timeoutMs,
       cancelSignal: options.signal,
@@ -46,7 +48,7 @@ export class LocalTransport implements Transport {
     return {
       file,
       args,
-      env: { ...process.env, ...env },
+      env: childEnv(env),
       stdinPrefix: undefined,
       exitCode: (code) => code ?? 1,
     };

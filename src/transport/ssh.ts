@@ -3,6 +3,7 @@
 import { execa } from "execa";
 import { LifeboatError } from "../errors.js";
 import type { SshLogin } from "../policy/load.js";
+import { onlyEnv } from "../util/child-env.js";
 import { type ClientCommand, CommandTransport, WATCHED_EXEC } from "./command.js";
 
 /** What `ssh` is given (destination: user@address, or an alias from ~/.ssh/config), and how far to trust it. */
@@ -83,7 +84,10 @@ export class SshTransport extends CommandTransport {
 
   /** The address ssh really connects to, after ~/.ssh/config (aliases, HostName). */
   async address(): Promise<string> {
-    const r = await execa("ssh", ["-G", ...this.sshArgs(), this.target.destination], { reject: false });
+    const r = await execa("ssh", ["-G", ...this.sshArgs(), this.target.destination], {
+      reject: false,
+      ...onlyEnv(),
+    });
     const line = String(r.stdout)
       .split("\n")
       .find((l) => l.startsWith("hostname "));

@@ -127,3 +127,36 @@ test("catalog records are write-once", async ({ ws }) => {
   await expect(catalog.put("runs/x/a.json", '{"changed":true}')).rejects.toThrow(/EEXIST/);
   expect(await catalog.get("runs/x/a.json")).toBe("{}");
 });
+
+test("a truncated or misplaced run record is skipped with a warning naming its key; status still answers", async ({
+  ws,
+}) => {
+  await writeWeb1(ws);
+  const snap = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(snap.exitCode, snap.stderr).toBe(0);
+  const later = new Date(Date.now() + 60_000).toISOString().replace(/:/g, "-").replace(".", "-");
+  const truncated = `runs/web1/${later}_aaaaaaaaaaaa_snapshot.end.json`;
+  await ws.plantInCatalog(truncated, '{"version": 1, "id": "aaaaaaaaaaaa", "host": "web1", "outc');
+  // Well formed, but another host's record under web1's key: it must not make web1 look fine or failed.
+  const misplaced = `runs/web1/${later}_bbbbbbbbbbbb_snapshot.end.json`;
+  await ws.plantInCatalog(
+    misplaced,
+    JSON.stringify({
+      version: 1,
+      id: "bbbbbbbbbbbb",
+      host: "db1",
+      kind: "snapshot",
+      phase: "end",
+      trigger: "manual",
+      startedAt: new Date().toISOString(),
+      outcome: "failed",
+      error: { code: "RESTIC_FAILED", message: "planted" },
+      lifeboatVersion: "0",
+    }),
+  );
+  const r = await runCli(["--json", "status"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(jsonResult<HostStatus[]>(r)[0]).toMatchObject({ host: "web1", fresh: true, healthy: true });
+  expect(r.stderr).toContain(`skipped a malformed catalog record ${truncated}: not JSON`);
+  expect(r.stderr).toContain(`skipped a malformed catalog record ${misplaced}: its host, run id or kind`);
+});

@@ -8,14 +8,17 @@ import path from "node:path";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 
+export type ReceivedMail = ParsedMail & { envelopeTo: string[] };
+
 export interface TestSmtp {
   port: number;
   user: string;
   password: string;
   caFile: string;
-  messages: ParsedMail[];
+  /** Each with the envelope's recipients: who the message really went to, whatever its headers say. */
+  messages: ReceivedMail[];
   /** Resolves with the next message (or one already received that matches). */
-  waitFor(match: (m: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
+  waitFor(match: (m: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -34,7 +37,7 @@ export async function startSmtp(options: { port?: number } = {}): Promise<TestSm
   );
   const user = `lifeboat-${randomBytes(3).toString("hex")}`;
   const password = randomBytes(18).toString("base64url");
-  const messages: ParsedMail[] = [];
+  const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
   const key = await readFile(keyFile);
   const cert = await readFile(certFile);
@@ -54,10 +57,12 @@ export async function startSmtp(options: { port?: number } = {}): Promise<TestSm
         if (auth.username === user && auth.password === password) callback(null, { user });
         else callback(new Error("535 5.7.8 authentication failed"));
       },
-      onData(stream, _session, callback) {
+      onData(stream, session, callback) {
         simpleParser(stream)
           .then((parsed) => {
-            messages.push(parsed);
+            messages.push(
+              Object.assign(parsed, { envelopeTo: session.envelope.rcptTo.map((r) => r.address) }),
+            );
             for (const w of waiters.splice(0)) w();
             callback();
           })

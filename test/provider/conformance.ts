@@ -4,7 +4,10 @@ import { describe, expect, it } from "vitest";
 import type { Provider, ProvisionRequest } from "../../src/provider/types.js";
 
 export interface ProviderUnderTest {
+  /** The provider as this controller opens it (the same state directory every time). */
   provider: () => Provider;
+  /** The same provider as another controller opens it (another state directory). */
+  otherController: () => Provider;
   /** Whether the machine of this name stands, seen from outside the provider (podman, a login). */
   stands: (name: string, address: string) => Promise<boolean>;
   /** The provider makes (and so removes) its machines; false for the user's own machine (ssh). */
@@ -66,11 +69,39 @@ export function providerConformance(kind: string, open: () => Promise<ProviderUn
       const { provider, stands, owns } = await open();
       const req = request("stage");
       const machine = await provider().create(req);
-      const gone = { name: machine.name, address: machine.address, mode: req.mode };
+      const gone = { name: machine.name, address: machine.address, mode: req.mode, runId: req.runId };
       await provider().remove(gone);
       expect(await stands(machine.name, machine.address)).toBe(!owns);
       await expect(provider().remove(gone)).resolves.toBeUndefined();
       await machine.destroy();
+    });
+
+    it("remove refuses a machine another controller made, or one claimed under another run; both still stand", async () => {
+      const { provider, otherController, stands, owns } = await open();
+      const theirs = request("stage");
+      const machine = await otherController().create(theirs);
+      const ours = request("stage");
+      const mine = await provider().create(ours);
+      try {
+        const claim = {
+          name: machine.name,
+          address: machine.address,
+          mode: theirs.mode,
+          runId: theirs.runId,
+        };
+        const wrongRun = { name: mine.name, address: mine.address, mode: ours.mode, runId: theirs.runId };
+        if (owns) {
+          await expect(provider().remove(claim)).rejects.toMatchObject({ code: "MACHINE_NOT_OURS" });
+          await expect(provider().remove(wrongRun)).rejects.toMatchObject({ code: "MACHINE_NOT_OURS" });
+        } else {
+          await provider().remove(claim);
+          await provider().remove(wrongRun);
+        }
+        expect(await stands(machine.name, machine.address)).toBe(true);
+        expect(await stands(mine.name, mine.address)).toBe(true);
+      } finally {
+        await Promise.all([machine.destroy(), mine.destroy()]);
+      }
     });
 
     it("an aborted create rejects and leaves nothing behind, however far it got", async () => {

@@ -34,9 +34,9 @@ afterAll(async () => {
 const containerStands = async (name: string) =>
   (await execa("podman", ["container", "exists", name], { reject: false })).exitCode === 0;
 
-providerConformance("container (podman)", async () => ({
-  provider: () =>
-    new ContainerProvider({
+const container = (stateDir: string) =>
+  new ContainerProvider(
+    {
       kind: "container",
       image: `localhost/${BASE_IMAGE}`,
       engine: "podman",
@@ -44,19 +44,26 @@ providerConformance("container (podman)", async () => ({
       command: ["sleep", "infinity"],
       runOptions: RUN_OPTIONS,
       recoveryRunOptions: [],
-    }),
+    },
+    { stateDir },
+  );
+providerConformance("container (podman)", async () => ({
+  provider: () => container(`${dir}/controller`),
+  otherController: () => container(`${dir}/other-controller`),
   stands: containerStands,
   owns: true,
 }));
 
+const ssh = () =>
+  new SshProvider({
+    kind: "ssh",
+    destination: spare.destination,
+    identityFile: spare.identityFile,
+    knownHostsFile: spare.knownHostsFile,
+  });
 providerConformance("ssh (a machine the user prepared)", async () => ({
-  provider: () =>
-    new SshProvider({
-      kind: "ssh",
-      destination: spare.destination,
-      identityFile: spare.identityFile,
-      knownHostsFile: spare.knownHostsFile,
-    }),
+  provider: ssh,
+  otherController: ssh,
   // The user's machine: it stands while it answers a login.
   stands: async () =>
     (
@@ -69,16 +76,22 @@ providerConformance("ssh (a machine the user prepared)", async () => ({
   owns: false,
 }));
 
-providerConformance("command (the user's create and destroy commands)", async () => ({
-  provider: () =>
-    new CommandProvider({
+const command = (stateDir: string) =>
+  new CommandProvider(
+    {
       kind: "command",
       create: vm.create,
       destroy: vm.destroy,
       user: "root",
       identityFile: vm.identityFile,
       timeoutSeconds: 120,
-    }),
+      env: [],
+    },
+    { stateDir },
+  );
+providerConformance("command (the user's create and destroy commands)", async () => ({
+  provider: () => command(`${dir}/controller`),
+  otherController: () => command(`${dir}/other-controller`),
   stands: containerStands,
   owns: true,
 }));

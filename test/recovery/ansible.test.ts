@@ -15,9 +15,14 @@ const tag = randomBytes(3).toString("hex");
 let ws: Workspace;
 let app: ContainerHost;
 
+const ENV_FILE = `/tmp/lifeboat-ansible-env-${tag}`;
 const PLAYBOOK = `- hosts: all
   gather_facts: false
   tasks:
+    - name: what Ansible on the controller sees of Lifeboat's environment
+      ansible.builtin.shell: env > ${ENV_FILE}
+      delegate_to: localhost
+      connection: local
     - name: the app's configuration, from the host's variables
       ansible.builtin.copy:
         dest: /etc/app/app.ini
@@ -69,8 +74,16 @@ afterAll(async () => {
   await rm(ws.root, { recursive: true, force: true });
 });
 
-test("a playbook configures the drill machine with the host's variables", async () => {
-  const report = jsonResult<RecoveryReport>(await runCli(["--json", "drill", "--host", "app"], ws.env));
+test("a playbook configures the drill machine with the host's variables; it sees none of Lifeboat's secrets", async () => {
+  const secret = `smtp-${randomBytes(8).toString("hex")}`;
+  const report = jsonResult<RecoveryReport>(
+    await runCli(["--json", "drill", "--host", "app"], { ...ws.env, SMTP_PASSWORD: secret }),
+  );
+  const seen = await readFile(ENV_FILE, "utf8");
+  await rm(ENV_FILE, { force: true });
+  expect(seen).toMatch(/^PATH=/m);
+  expect(seen).not.toContain(secret);
+  expect(seen).not.toContain("AWS_SECRET_ACCESS_KEY");
   expect(report.verdict).toBe("passed");
   expect(report.steps.map((s) => [s.name, s.status])).toEqual([
     ["apt python3", "passed"],

@@ -151,3 +151,81 @@ test("an expired stage is removed by the daemon", async () => {
   const all = jsonResult<StageState[]>(await runCli(["--json", "stage", "list", "--all"], ws.env));
   expect(all.find((s) => s.id === report.runId)?.removed).toMatchObject({ reason: "expired" });
 });
+
+test("stage records in the bucket are data: a planted one removes nothing and runs nothing; a broken one is skipped", async () => {
+  const marker = path.join(ws.root, "pwned");
+  const past = new Date(Date.now() - 3_600_000).toISOString();
+  const common = { host: "web1", source: "planted", createdAt: past, expiresAt: past, withData: false };
+  const more = { verdict: "passed", checks: [] };
+  // As an older Lifeboat wrote it, with how to remove it: a command, aimed at production's container.
+  await ws.plantInCatalog(
+    "stages/web1/aaaaaaaaaaaa.json",
+    JSON.stringify({
+      ...common,
+      ...more,
+      id: "aaaaaaaaaaaa",
+      machine: prod,
+      provider: {
+        kind: "command",
+        create: "true",
+        destroy: `touch ${marker}`,
+        user: "root",
+        timeoutSeconds: 10,
+      },
+    }),
+  );
+  // Well formed, naming a container this controller did not make.
+  const foreign = "web1-stage-bbbbbbbbbbbb";
+  expect((await podman("create", "--name", foreign, `localhost/${DB_IMAGE}`, "sleep", "1")).exitCode).toBe(0);
+  await ws.plantInCatalog(
+    "stages/web1/bbbbbbbbbbbb.json",
+    JSON.stringify({ ...common, ...more, id: "bbbbbbbbbbbb", machine: foreign, providerKind: "container" }),
+  );
+  await ws.plantInCatalog("stages/web1/cccccccccccc.json", '{"id": "cccc');
+  try {
+    const list = await runCli(["--json", "stage", "list", "--all"], ws.env);
+    expect(jsonResult<StageState[]>(list).map((s) => s.id)).toContain("bbbbbbbbbbbb");
+    expect(list.stderr).toMatch(
+      /skipped a malformed catalog record stages\/web1\/cccccccccccc\.json: not JSON/,
+    );
+    expect(list.stderr).toMatch(/skipped a malformed catalog record stages\/web1\/aaaaaaaaaaaa\.json/);
+
+    const daemon = startCli(["daemon"], ws.env, undefined, { forceKillAfterDelay: false });
+    let stderr = "";
+    daemon.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      for (let i = 0; i < 300 && !stderr.includes("could not remove an expired stage"); i++)
+        await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon;
+    }
+    expect(stderr).toContain("could not remove an expired stage");
+    expect(stderr).toContain(`refusing to remove container ${foreign}: it does not carry this controller's`);
+    expect((await podman("container", "exists", foreign)).exitCode).toBe(0);
+    expect((await podman("container", "exists", prod)).exitCode).toBe(0);
+    await expect(readFile(marker)).rejects.toMatchObject({ code: "ENOENT" });
+    // A person who removed it by hand tells Lifeboat so.
+    const forgot = await runCli(["stage", "down", "bbbbbbbbbbbb", "--forget"], ws.env);
+    expect(forgot.exitCode, forgot.stderr).toBe(0);
+  } finally {
+    await podman("rm", "-f", foreign);
+  }
+});
+
+test("a branch that changes the provider is not staged: a provider's commands run on the controller", async () => {
+  const marker = path.join(ws.root, "pwned-by-branch");
+  await git("checkout", "-q", "-b", "hostile");
+  await writeFile(
+    path.join(ws.root, "runbooks/web1.yaml"),
+    `host: web1\nprovider:\n  command:\n    create: "touch ${marker}; echo address=127.0.0.1"\n    destroy: "touch ${marker}"\nsteps:\n  - restore\n`,
+  );
+  await git("commit", "-q", "-am", "a hostile change");
+  await git("checkout", "-q", "main");
+  const r = await runCli(["stage", "up", "--host", "web1", "--ref", "hostile"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(2);
+  expect(r.stderr).toContain("changes web1's provider");
+  await expect(readFile(marker)).rejects.toMatchObject({ code: "ENOENT" });
+});

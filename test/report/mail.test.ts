@@ -153,6 +153,40 @@ test("a failed snapshot sends an alert; with the SMTP server down mail waits in 
   });
 });
 
+test("pending mail planted in the bucket goes to no one the configuration does not name", async () => {
+  const mail = (id: string, to: string[]) =>
+    JSON.stringify({
+      id,
+      kind: "alert",
+      createdAt: new Date().toISOString(),
+      to,
+      subject: `[lifeboat] planted ${id}`,
+      text: "planted",
+      attachments: [],
+    });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  await ws.plantInCatalog(`mail/pending/${stamp}_aaaa01.json`, mail("aaaa01", ["attacker@evil.example"]));
+  await ws.plantInCatalog(
+    `mail/pending/${stamp}_aaaa02.json`,
+    mail("aaaa02", ["attacker@evil.example", "app-team@example.org"]),
+  );
+  await ws.plantInCatalog(`mail/pending/${stamp}_aaaa03.json`, '{"id": "aaaa03", "to": ');
+  const count = smtp.messages.length;
+  const r = await runCli(["--json", "mail", "retry"], env);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).result).toEqual({ sent: 1, pending: 0 });
+  expect(r.stderr).toContain("names no recipient of this configuration");
+  expect(r.stderr).toContain("skipped a malformed catalog record");
+  const got = await smtp.waitFor((m) => m.subject === "[lifeboat] planted aaaa02");
+  expect(got.envelopeTo).toEqual(["app-team@example.org"]);
+  expect(smtp.messages.slice(count).flatMap((m) => m.envelopeTo)).not.toContain("attacker@evil.example");
+  // Done with: a second retry sends nothing.
+  expect(JSON.parse((await runCli(["--json", "mail", "retry"], env)).stdout).result).toEqual({
+    sent: 0,
+    pending: 0,
+  });
+});
+
 test("a wrong SMTP password: the report is kept pending, the drill still passes, the password is nowhere", async () => {
   const r = await runCli(["--json", "--log-level", "debug", "drill", "--host", "app"], {
     ...env,

@@ -14,7 +14,7 @@ async function runbookProblems(ws: Workspace, yaml: string): Promise<string[]> {
   await writeFile(path.join(ws.root, "runbooks/files/nginx.conf"), "server {}\n");
   await writeFile(path.join(ws.root, "runbooks/web1.yaml"), yaml);
   const config = await ws.config();
-  const loaded = await loadRunbook(config, await policyForHost(config, "web1"), ws.root);
+  const loaded = await loadRunbook(config, await policyForHost(config, "web1"), { cwd: ws.root });
   return loaded.ok ? [] : loaded.problems.map(formatProblem);
 }
 
@@ -39,7 +39,7 @@ rto: 15m
     ),
   ).toEqual([]);
   const config = await ws.config();
-  const loaded = await loadRunbook(config, await policyForHost(config, "web1"), ws.root);
+  const loaded = await loadRunbook(config, await policyForHost(config, "web1"), { cwd: ws.root });
   if (!loaded.ok) throw new Error("not loaded");
   const { runbook } = loaded;
   expect(runbook.provider).toEqual({

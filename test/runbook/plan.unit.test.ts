@@ -1,6 +1,6 @@
 // `lifeboat plan`: what a runbook at another git ref (or the working tree against HEAD) would do differently,
 // before anything is provisioned: exactly the changed steps and files, with a diff of the contents.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { expect } from "vitest";
@@ -118,4 +118,43 @@ test("an unknown ref, and a policies directory outside git, are clear errors", a
   const none = await runCli(["--json", "plan", "--host", "web1"], ws.env);
   expect(none.exitCode).toBe(2);
   expect(JSON.parse(none.stdout).error.message).toContain("is not in a git repository");
+});
+
+test("a branch whose files reach outside the repository (by .. or a link) is refused; the key is printed nowhere", async ({
+  ws,
+}) => {
+  await repository(ws);
+  const outside = path.join(path.dirname(ws.root), `key-${path.basename(ws.root)}`);
+  await writeFile(outside, "-----BEGIN OPENSSH PRIVATE KEY----- secret-key-material\n", { mode: 0o600 });
+  try {
+    for (const [branch, src] of [
+      // Enough .. to reach / from wherever the tree is unpacked, then the key's own path.
+      ["dotdot", `${"../".repeat(12)}${outside.slice(1)}`],
+      ["link", "files/key"],
+    ] as const) {
+      await git(ws, "checkout", "-q", "-b", branch);
+      if (branch === "link") await symlink(outside, path.join(ws.root, "runbooks/files/key"));
+      await writeFile(
+        path.join(ws.root, "runbooks/web1.yaml"),
+        RUNBOOK.replace("/etc/nginx/sites-enabled/default: files/nginx.conf", `/root/key: ${src}`),
+      );
+      await git(ws, "add", "-A");
+      await git(ws, "commit", "-q", "-m", `reach out by ${branch}`);
+      await git(ws, "checkout", "-q", "main");
+      const r = await runCli(["plan", "--host", "web1", "--ref", branch], ws.env);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain("outside the repository");
+      expect(r.stdout + r.stderr).not.toContain("secret-key-material");
+    }
+    // In the working tree too: `validate` says so.
+    await writeFile(
+      path.join(ws.root, "runbooks/web1.yaml"),
+      RUNBOOK.replace("files/nginx.conf", `${"../".repeat(12)}${outside.slice(1)}`),
+    );
+    const v = await runCli(["validate"], ws.env);
+    expect(v.exitCode).toBe(2);
+    expect(v.stdout + v.stderr).toMatch(/web1\.yaml:\d+: .*outside the repository/);
+  } finally {
+    await rm(outside, { force: true });
+  }
 });
