@@ -1,7 +1,7 @@
 // The catalog in an S3 bucket, under <prefix>/_catalog/. Loaded on demand with the AWS SDK.
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3TargetConfig } from "../config/load.js";
-import { openS3, storageError } from "../storage/s3.js";
+import { openS3, storageError, withRenewal } from "../storage/s3.js";
 import { CATALOG_DIR, type CatalogStore } from "./types.js";
 
 export class S3CatalogStore implements CatalogStore {
@@ -12,15 +12,17 @@ export class S3CatalogStore implements CatalogStore {
   }
 
   async put(key: string, body: string): Promise<void> {
-    const { client } = await openS3(this.target);
+    const access = await openS3(this.target);
     try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: this.target.bucket,
-          Key: this.key(key),
-          Body: body,
-          ContentType: "application/json",
-        }),
+      await withRenewal(access, (client) =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: this.target.bucket,
+            Key: this.key(key),
+            Body: body,
+            ContentType: "application/json",
+          }),
+        ),
       );
     } catch (err) {
       throw storageError(err, this.target, `write catalog record ${key}`);
@@ -28,9 +30,11 @@ export class S3CatalogStore implements CatalogStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    const { client } = await openS3(this.target);
+    const access = await openS3(this.target);
     try {
-      const r = await client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(key) }));
+      const r = await withRenewal(access, (client) =>
+        client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(key) })),
+      );
       return await r.Body?.transformToString("utf8");
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
@@ -40,18 +44,20 @@ export class S3CatalogStore implements CatalogStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const { client } = await openS3(this.target);
+    const access = await openS3(this.target);
     const base = this.key("");
     const keys: string[] = [];
     let token: string | undefined;
     try {
       do {
-        const r = await client.send(
-          new ListObjectsV2Command({
-            Bucket: this.target.bucket,
-            Prefix: base + prefix,
-            ContinuationToken: token,
-          }),
+        const r = await withRenewal(access, (client) =>
+          client.send(
+            new ListObjectsV2Command({
+              Bucket: this.target.bucket,
+              Prefix: base + prefix,
+              ContinuationToken: token,
+            }),
+          ),
         );
         for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
         token = r.IsTruncated ? r.NextContinuationToken : undefined;

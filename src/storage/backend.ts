@@ -39,7 +39,8 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
   // The AWS SDK is loaded only when an S3 target is used: it doubles the start-up of every other command.
   const { openS3, probeBucket, s3ObjectExists } = await import("./s3.js");
   const access = await openS3(target);
-  const { accessKeyId, secretAccessKey, sessionToken } = access.credentials;
+  // Resolved for this run: an instance role's or SSO's keys expire, and a daemon runs for months.
+  const { accessKeyId, secretAccessKey, sessionToken } = await access.renewCredentials();
   return {
     location: s3Location(target, host),
     resticArgs: s3ResticArgs(target),

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import { HeadBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { S3TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
@@ -16,8 +17,18 @@ export interface S3Credentials {
 
 export interface S3Access {
   client: S3Client;
-  credentials: S3Credentials;
+  /**
+   * Resolves the credentials again through the standard chain (env, files, SSO, instance role) and makes the
+   * client use them too: once per run, so a daemon never hands restic keys that expired hours ago.
+   */
+  renewCredentials(): Promise<S3Credentials>;
 }
+
+/** Credentials as the SDK's providers give them (with an expiry when they have one). */
+type AwsCredentialIdentity = Awaited<ReturnType<S3Client["config"]["credentials"]>>;
+
+/** Our provider's answers expire this soon: inside the SDK's refresh window, so every request asks it again. */
+const ASK_AGAIN_MS = 60_000;
 
 /** Seconds to wait for a connection and for a response before calling the endpoint unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -27,7 +38,10 @@ function describe(target: S3TargetConfig): string {
   return `s3://${target.bucket}/${target.prefix} at ${endpointOf(target)}`;
 }
 
-export function createS3Client(target: S3TargetConfig): S3Client {
+export function createS3Client(
+  target: S3TargetConfig,
+  credentials?: () => Promise<AwsCredentialIdentity>,
+): S3Client {
   let ca: Buffer | undefined;
   if (target.caFile) {
     try {
@@ -44,6 +58,7 @@ export function createS3Client(target: S3TargetConfig): S3Client {
     }
   }
   return new S3Client({
+    ...(credentials ? { credentials } : {}),
     region: target.region,
     endpoint: target.endpoint,
     forcePathStyle: target.pathStyle,
@@ -126,22 +141,62 @@ export function openS3(target: S3TargetConfig): Promise<S3Access> {
   return access;
 }
 
-async function connect(target: S3TargetConfig): Promise<S3Access> {
-  const client = createS3Client(target);
-  let credentials: S3Credentials;
+/** The standard chain, read afresh: the environment, the files (not the SDK's cached copy), SSO, a role. */
+async function resolveChain(target: S3TargetConfig): Promise<AwsCredentialIdentity> {
   try {
-    const c = await client.config.credentials();
-    credentials = {
-      accessKeyId: c.accessKeyId,
-      secretAccessKey: c.secretAccessKey,
-      sessionToken: c.sessionToken,
-    };
+    return await defaultProvider({ ignoreCache: true })();
   } catch (err) {
     throw storageError(err, target, "load credentials");
   }
-  const access = { client, credentials };
+}
+
+async function connect(target: S3TargetConfig): Promise<S3Access> {
+  let current = await resolveChain(target);
+  const renew = async () => {
+    current = await resolveChain(target);
+    return current;
+  };
+  // The SDK memoizes a provider's answer until shortly before it expires; ours always "expires" within a
+  // minute, so every request asks again and gets what the last renewal found (each run renews; so does a
+  // request refused for its keys, see withRenewal). Near a real expiry (a role's keys) the chain is read again.
+  const client = createS3Client(target, async () => {
+    if (current.expiration && current.expiration.getTime() - Date.now() < 5 * 60_000) await renew();
+    return {
+      ...current,
+      expiration: new Date(Math.min(current.expiration?.getTime() ?? Infinity, Date.now() + ASK_AGAIN_MS)),
+    };
+  });
+  const access: S3Access = {
+    client,
+    async renewCredentials() {
+      await renew();
+      return {
+        accessKeyId: current.accessKeyId,
+        secretAccessKey: current.secretAccessKey,
+        sessionToken: current.sessionToken,
+      };
+    },
+  };
   await probeBucket(access, target);
   return access;
+}
+
+/**
+ * Runs a request; one refused for its keys (401/403) is tried once more with the chain read again: keys rotated
+ * under a running daemon are picked up by the catalog's requests as well as by the next run.
+ */
+export async function withRenewal<T>(
+  access: S3Access,
+  request: (client: S3Client) => Promise<T>,
+): Promise<T> {
+  try {
+    return await request(access.client);
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status !== 401 && status !== 403) throw err;
+    await access.renewCredentials();
+    return request(access.client);
+  }
 }
 
 export async function s3ObjectExists(
@@ -150,8 +205,8 @@ export async function s3ObjectExists(
   key: string,
 ): Promise<boolean> {
   try {
-    await access.client.send(
-      new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}/${key}` }),
+    await withRenewal(access, (client) =>
+      client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}/${key}` })),
     );
     return true;
   } catch (err) {
@@ -163,7 +218,7 @@ export async function s3ObjectExists(
 /** One HeadBucket: resolves when the bucket answers. */
 export async function probeBucket(access: S3Access, target: S3TargetConfig): Promise<void> {
   try {
-    await access.client.send(new HeadBucketCommand({ Bucket: target.bucket }));
+    await withRenewal(access, (client) => client.send(new HeadBucketCommand({ Bucket: target.bucket })));
   } catch (err) {
     throw storageError(err, target, "reach the bucket");
   }

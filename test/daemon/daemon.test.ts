@@ -346,3 +346,60 @@ function parseMetric(text: string, name: string, labels: Record<string, string>)
   }
   return undefined;
 }
+
+test("S3 credentials are resolved again for each run: keys rotated under a running daemon are used", async ({
+  ws,
+}) => {
+  // A server of its own, restarted with new keys; the daemon reads its keys from a credentials file.
+  let s3 = await startS3Server();
+  const credentials = path.join(ws.root, "aws-credentials");
+  const writeKeys = (s: { accessKeyId: string; secretAccessKey: string }) =>
+    writeFile(
+      credentials,
+      `[default]\naws_access_key_id = ${s.accessKeyId}\naws_secret_access_key = ${s.secretAccessKey}\n`,
+      { mode: 0o600 },
+    );
+  try {
+    await ws.useS3(s3);
+    // A run caught by the restart gives up in seconds, not the default five minutes.
+    const config = (await readFile(ws.configFile, "utf8")).replace(
+      /(\n\s+caFile: .*\n)/,
+      "$1    outageTimeout: 5s\n",
+    );
+    await ws.writeConfig(`${config}${DAEMON}`);
+    await web1(ws, "*/2 * * * * *");
+    await writeKeys(s3);
+    const env: NodeJS.ProcessEnv = {
+      ...ws.env,
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+      AWS_CONFIG_FILE: path.join(ws.root, "no-aws-config"),
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+    delete env.AWS_ACCESS_KEY_ID;
+    delete env.AWS_SECRET_ACCESS_KEY;
+    const daemon = await startDaemon(ws, env);
+    const lastSnapshot = async () =>
+      parseMetric(
+        await (await fetch(`${daemon.url}/metrics`)).text(),
+        "lifeboat_last_success_timestamp_seconds",
+        {
+          host: "web1",
+          kind: "snapshot",
+        },
+      ) ?? 0;
+    await waitFor(daemon, "a snapshot with the first keys", async () => (await lastSnapshot()) > 0);
+    // The old keys stop working: a new server on the same storage and port knows only new ones.
+    await s3.stop();
+    s3 = await startS3Server({ dir: s3.dir, port: s3.port });
+    await writeKeys(s3);
+    const rotated = Date.now() / 1000;
+    await waitFor(
+      daemon,
+      "a snapshot with the rotated keys",
+      async () => (await lastSnapshot()) > rotated + 1,
+    );
+    expect(await daemon.stop()).toBe(0);
+  } finally {
+    await s3.stop();
+  }
+});
