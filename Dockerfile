@@ -3,9 +3,9 @@
 #                                      e.g. the one scripts/node-image.sh builds without any registry)
 #   docker run -d --name lifeboat -v /srv/lifeboat/etc:/etc/lifeboat:ro -v lifeboat-state:/var/lib/lifeboat \
 #     --env-file /srv/lifeboat/env -p 9469:9469 lifeboat
-# Volumes: /etc/lifeboat (lifeboat.yaml with `daemon: { listen: 0.0.0.0:9469 }`, policies/, runbooks/, keys you
-# mount read-only) and /var/lib/lifeboat (LIFEBOAT_HOME: generated keys, the record spool). Environment: AWS_*,
-# the SMTP and passwordEnv variables. Container hosts: mount the engine's socket and run as root (--user 0).
+# Volumes: /etc/lifeboat (lifeboat.yaml with `daemon: { listen: 0.0.0.0:9469, tokenEnv: LIFEBOAT_METRICS_TOKEN }`,
+# policies/, runbooks/, keys you mount read-only) and /var/lib/lifeboat (LIFEBOAT_HOME: generated keys, the
+# record spool). Environment: AWS_*, the SMTP and passwordEnv variables, the metrics token. Container hosts: mount the engine's socket and run as root (--user 0).
 ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build

@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { readConfig, type TargetConfig } from "../config/load.js";
+import { type LifeboatConfig, readConfig, type TargetConfig } from "../config/load.js";
+import { isLoopback } from "../config/schema.js";
 import { LifeboatError } from "../errors.js";
 import { dumpEnv, listCommand, SYSTEM_DATABASES } from "../policy/databases.js";
 import { loadPolicies, type Policy } from "../policy/load.js";
@@ -111,6 +112,17 @@ async function databasesCheck(policy: Policy): Promise<string> {
   return `reachable: ${found.join("; ")}`;
 }
 
+/** What crosses a network in clear because the config allows it (allowInsecure). */
+function plainTextConnections(config: LifeboatConfig): string[] {
+  const out: string[] = [];
+  for (const t of config.targets.values())
+    if (t.type === "s3" && t.endpoint?.startsWith("http://") && !isLoopback(new URL(t.endpoint).hostname))
+      out.push(`target ${t.name} at ${t.endpoint}`);
+  const smtp = config.mail?.smtp;
+  if (smtp?.security === "none" && !isLoopback(smtp.host)) out.push(`SMTP to ${smtp.host}:${smtp.port}`);
+  return out;
+}
+
 export async function doctor(options: {
   configFile?: string | undefined;
   logger?: Logger | undefined;
@@ -138,6 +150,15 @@ export async function doctor(options: {
         },
   );
   if (!config || !set) return checks;
+  const insecure = plainTextConnections(config);
+  if (insecure.length > 0)
+    checks.push({
+      name: "plain-text connections",
+      ok: false,
+      detail: `allowed by allowInsecure: ${insecure.join("; ")}`,
+      hint: "Whoever is on the network between can read (and change) what crosses it: use TLS and drop allowInsecure.",
+      code: "INSECURE_ALLOWED",
+    });
   for (const p of set.policies.filter((p) => p.transport.kind !== "local")) {
     checks.push(await run(`host ${p.host}`, () => hostCheck(p)));
   }

@@ -64,6 +64,8 @@ export interface LifeboatConfig {
 
 export interface DaemonConfig {
   listen: { host: string; port: number };
+  /** Where the bearer token for /metrics comes from; undefined: no token (loopback only). */
+  token: { kind: "file"; path: string } | { kind: "env"; variable: string } | undefined;
   checkSchedule: string;
   digestSchedule: string;
   watchdogSeconds: number;
@@ -222,6 +224,11 @@ function normalize(
         host: raw.daemon.listen.slice(0, raw.daemon.listen.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
         port: Number(raw.daemon.listen.slice(raw.daemon.listen.lastIndexOf(":") + 1)),
       },
+      token: raw.daemon.tokenFile
+        ? { kind: "file", path: raw.daemon.tokenFile }
+        : raw.daemon.tokenEnv
+          ? { kind: "env", variable: raw.daemon.tokenEnv }
+          : undefined,
       checkSchedule: raw.daemon.checkSchedule,
       digestSchedule: raw.daemon.digestSchedule,
       watchdogSeconds: parseDuration(raw.daemon.watchdogInterval) ?? 300,

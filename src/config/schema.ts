@@ -4,6 +4,12 @@ import { checkSlices, cron, duration, emailAddress, retention, targetName } from
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
+/** A name or address that stays on this machine: plain text to it crosses no network. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 export const localTarget = z
   .strictObject({
     type: z.literal("local"),
@@ -44,10 +50,20 @@ export const s3Target = z
     outageTimeout: duration.default("5m"),
     passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
     passwordEnv: envVarName.optional(),
+    /** An http:// endpoint beyond loopback sends the data's metadata, run records and reports in clear. */
+    allowInsecure: z.boolean().default(false),
   })
   .refine((t) => !(t.passwordFile && t.passwordEnv), {
     message: "set passwordFile or passwordEnv, not both",
-  });
+  })
+  .refine(
+    (t) => !t.endpoint?.startsWith("http://") || t.allowInsecure || isLoopback(new URL(t.endpoint).hostname),
+    {
+      message:
+        "is http:// to another machine: the catalog and reports would cross the network in clear; use https:// (caFile for a private CA), or set allowInsecure: true",
+      path: ["endpoint"],
+    },
+  );
 
 export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target], {
   error: (issue) => (issue.code === "invalid_union" ? 'must be "local" or "s3"' : undefined),
@@ -55,21 +71,29 @@ export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target]
 
 /** Where restore-test reports and alerts go: SMTP settings (secrets by environment variable) and recipients. */
 export const mailSchema = z.strictObject({
-  smtp: z.strictObject({
-    host: z.string().min(1),
-    /** Default: 587 with starttls, 465 with tls, 25 with none. */
-    port: z.number().int().min(1).max(65535).optional(),
-    /** starttls: upgrade and require TLS (default); tls: TLS from the start; none: plain (a relay on loopback). */
-    security: z
-      .enum(["starttls", "tls", "none"], { error: () => "must be starttls, tls or none" })
-      .default("starttls"),
-    /** The SMTP user and password come from these environment variables, never from this file. */
-    userEnv: envVarName.optional(),
-    passwordEnv: envVarName.optional(),
-    /** A PEM file with the CA of a private SMTP server's certificate. */
-    caFile: z.string().startsWith("/", "must be an absolute path").optional(),
-    timeout: duration.default("30s"),
-  }),
+  smtp: z
+    .strictObject({
+      host: z.string().min(1),
+      /** Default: 587 with starttls, 465 with tls, 25 with none. */
+      port: z.number().int().min(1).max(65535).optional(),
+      /** starttls: upgrade and require TLS (default); tls: TLS from the start; none: plain (a relay on loopback). */
+      security: z
+        .enum(["starttls", "tls", "none"], { error: () => "must be starttls, tls or none" })
+        .default("starttls"),
+      /** The SMTP user and password come from these environment variables, never from this file. */
+      userEnv: envVarName.optional(),
+      passwordEnv: envVarName.optional(),
+      /** A PEM file with the CA of a private SMTP server's certificate. */
+      caFile: z.string().startsWith("/", "must be an absolute path").optional(),
+      timeout: duration.default("30s"),
+      /** security: none to a host beyond loopback sends the login and the reports in clear. */
+      allowInsecure: z.boolean().default(false),
+    })
+    .refine((s) => s.security !== "none" || s.allowInsecure || isLoopback(s.host), {
+      message:
+        "is none to a host beyond loopback: the SMTP login and the reports would cross the network in clear; use starttls or tls, or set allowInsecure: true",
+      path: ["security"],
+    }),
   from: emailAddress,
   /** Recipients of every host's reports and alerts; a policy's `notify` adds its own. */
   to: z.array(emailAddress).min(1, "name at least one recipient"),
@@ -80,25 +104,38 @@ export const mailSchema = z.strictObject({
 });
 
 /** `lifeboat daemon`: when the jobs beside each policy's own snapshot schedule run, and how it serves metrics. */
-export const daemonSchema = z.strictObject({
-  /** host:port for /healthz and /metrics. */
-  listen: z
-    .string()
-    .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, "must be address:port, like 127.0.0.1:9469")
-    .default("127.0.0.1:9469"),
-  /** Repository checks of every host (weekly by default). */
-  checkSchedule: cron.default("0 4 * * 0"),
-  /** The weekly digest by mail. */
-  digestSchedule: cron.default("0 8 * * 1"),
-  /** How often the watchdog looks for stale hosts and drills that did not run, and retries pending mail. */
-  watchdogInterval: duration.default("5m"),
-  /** A run failing for a passing reason (storage or host unreachable, a lock) is retried within this window. */
-  retryWindow: duration.default("30m"),
-  /** The first retry waits this long; each next one twice as long. */
-  retryDelay: duration.default("30s"),
-  /** On SIGTERM, running work gets this long to finish before it is stopped. */
-  shutdownGrace: duration.default("60s"),
-});
+export const daemonSchema = z
+  .strictObject({
+    /** host:port for /healthz and /metrics. */
+    listen: z
+      .string()
+      .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, "must be address:port, like 127.0.0.1:9469")
+      .default("127.0.0.1:9469"),
+    /** The bearer token /metrics (everything but /healthz) asks for: a 0600 file, or an environment variable. */
+    tokenFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    tokenEnv: envVarName.optional(),
+    /** Repository checks of every host (weekly by default). */
+    checkSchedule: cron.default("0 4 * * 0"),
+    /** The weekly digest by mail. */
+    digestSchedule: cron.default("0 8 * * 1"),
+    /** How often the watchdog looks for stale hosts and drills that did not run, and retries pending mail. */
+    watchdogInterval: duration.default("5m"),
+    /** A run failing for a passing reason (storage or host unreachable, a lock) is retried within this window. */
+    retryWindow: duration.default("30m"),
+    /** The first retry waits this long; each next one twice as long. */
+    retryDelay: duration.default("30s"),
+    /** On SIGTERM, running work gets this long to finish before it is stopped. */
+    shutdownGrace: duration.default("60s"),
+  })
+  .refine((d) => !(d.tokenFile && d.tokenEnv), {
+    message: "set tokenFile or tokenEnv, not both",
+    path: ["tokenEnv"],
+  })
+  .refine((d) => d.tokenFile || d.tokenEnv || isLoopback(d.listen.slice(0, d.listen.lastIndexOf(":"))), {
+    message:
+      "listens beyond loopback without a token: set tokenFile or tokenEnv (a bearer token for /metrics), or listen on 127.0.0.1",
+    path: ["listen"],
+  });
 
 export const configSchema = z.strictObject({
   policies: z.string().default("policies"),

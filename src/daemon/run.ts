@@ -10,7 +10,7 @@ import { mailAlert } from "../mail/notify.js";
 import { type Policy, requireValidPolicies } from "../policy/load.js";
 import { type Runbook, requireRunbook, runbookFileOf } from "../runbook/load.js";
 import { removeExpiredStages } from "../stage/stages.js";
-import { startHttp } from "./http.js";
+import { resolveToken, startHttp } from "./http.js";
 import { buildJobs } from "./jobs.js";
 import { DaemonMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
@@ -60,19 +60,25 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let watchdogError: string | undefined;
   const startedAt = Date.now();
   const watchdogMs = current.config.daemon.watchdogSeconds * 1000;
-  const server = await startHttp(current.config.daemon.listen, metrics, {
-    problem: () => {
-      if (watchdogError) return `the watchdog failed: ${watchdogError}`;
-      const since = lastWatchdog ? Date.now() - Date.parse(lastWatchdog.at) : Date.now() - startedAt;
-      return since > 3 * watchdogMs ? "the watchdog has not run for three intervals" : undefined;
+  const token = await resolveToken(current.config.daemon.token);
+  const server = await startHttp(
+    current.config.daemon.listen,
+    metrics,
+    {
+      problem: () => {
+        if (watchdogError) return `the watchdog failed: ${watchdogError}`;
+        const since = lastWatchdog ? Date.now() - Date.parse(lastWatchdog.at) : Date.now() - startedAt;
+        return since > 3 * watchdogMs ? "the watchdog has not run for three intervals" : undefined;
+      },
+      details: () => ({
+        jobs: jobs.length,
+        running: scheduler.running,
+        hosts: current.policies.length,
+        lastWatchdog,
+      }),
     },
-    details: () => ({
-      jobs: jobs.length,
-      running: scheduler.running,
-      hosts: current.policies.length,
-      lastWatchdog,
-    }),
-  });
+    token,
+  );
   const address = server.address() as AddressInfo;
   logger.info(
     { jobs: jobs.map((j) => `${j.id} (${j.cron})`), listen: `${address.address}:${address.port}` },

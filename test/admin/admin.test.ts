@@ -91,3 +91,17 @@ test("doctor passes on a working setup and names each failure with what to do", 
   expect(wrong.stdout).toContain("FAIL offsite: repository of web1");
   expect(wrong.stdout).toContain("recovery kit");
 });
+
+test("doctor flags what allowInsecure lets cross the network in clear", async ({ ws }) => {
+  await ws.writeConfig(
+    "targets:\n  primary: { type: local }\nmail:\n  smtp: { host: smtp.example.org, security: none, allowInsecure: true }\n  from: l@example.org\n  to: [ops@example.org]\n",
+  );
+  await writeWeb1(ws);
+  const r = await runCli(["--json", "doctor"], ws.env);
+  const checks = (JSON.parse(r.stdout) as { result: DoctorCheck[] }).result;
+  expect(checks.find((c) => c.name === "plain-text connections")).toMatchObject({
+    ok: false,
+    code: "INSECURE_ALLOWED",
+    detail: "allowed by allowInsecure: SMTP to smtp.example.org:25",
+  });
+});

@@ -128,3 +128,36 @@ mail:
     "lifeboat.yaml:6: mail.to: name at least one recipient",
   ]);
 });
+
+test("plain text beyond loopback is refused unless allowed: http:// storage, SMTP without TLS, an open daemon", async ({
+  ws,
+}) => {
+  const problemsOf = async (yaml: string) => {
+    await ws.writeConfig(yaml);
+    return (await readConfig({ file: ws.configFile, cwd: ws.root, env: {} })).problems.map(formatProblem);
+  };
+  const s3 = (endpoint: string, extra = "") =>
+    `targets:\n  offsite:\n    type: s3\n    endpoint: ${endpoint}\n    bucket: lifeboat\n${extra}`;
+  const mail = (host: string, extra = "") =>
+    `targets:\n  primary: { type: local }\nmail:\n  smtp:\n    host: ${host}\n    security: none\n${extra}  from: l@example.org\n  to: [ops@example.org]\n`;
+  const daemon = (listen: string, extra = "") =>
+    `targets:\n  primary: { type: local }\ndaemon:\n  listen: ${listen}\n${extra}`;
+
+  expect(await problemsOf(s3("http://s3.example.org:9000"))).toEqual([
+    expect.stringMatching(/^lifeboat\.yaml:4: targets\.offsite\.endpoint: is http:\/\/ to another machine/),
+  ]);
+  expect(await problemsOf(s3("http://127.0.0.1:9000"))).toEqual([]);
+  expect(await problemsOf(s3("http://s3.example.org:9000", "    allowInsecure: true\n"))).toEqual([]);
+
+  expect(await problemsOf(mail("smtp.example.org"))).toEqual([
+    expect.stringMatching(/^lifeboat\.yaml:6: mail\.smtp\.security: is none to a host beyond loopback/),
+  ]);
+  expect(await problemsOf(mail("localhost"))).toEqual([]);
+  expect(await problemsOf(mail("smtp.example.org", "    allowInsecure: true\n"))).toEqual([]);
+
+  expect(await problemsOf(daemon("0.0.0.0:9469"))).toEqual([
+    expect.stringMatching(/^lifeboat\.yaml:4: daemon\.listen: listens beyond loopback without a token/),
+  ]);
+  expect(await problemsOf(daemon(`"[::1]:9469"`))).toEqual([]);
+  expect(await problemsOf(daemon("0.0.0.0:9469", "  tokenEnv: METRICS_TOKEN\n"))).toEqual([]);
+});

@@ -58,6 +58,8 @@ async function buildImage(): Promise<void> {
   });
 }
 
+const TOKEN = randomBytes(24).toString("hex");
+
 beforeAll(async () => {
   await ensureMinbaseImage();
   await buildImage();
@@ -66,7 +68,7 @@ beforeAll(async () => {
   await chmod(etc, 0o755);
   await writeFile(
     path.join(etc, "lifeboat.yaml"),
-    "targets:\n  primary: { type: local }\ndaemon:\n  listen: 0.0.0.0:9469\n",
+    "targets:\n  primary: { type: local }\ndaemon:\n  listen: 0.0.0.0:9469\n  tokenEnv: LIFEBOAT_METRICS_TOKEN\n",
     { mode: 0o644 },
   );
   await mkdir(path.join(etc, "policies"), { mode: 0o755 });
@@ -76,7 +78,9 @@ beforeAll(async () => {
     'host: controller\nschedule: "0 3 * * *"\nirreplaceable: [/etc/lifeboat]\n',
     { mode: 0o644 },
   );
-  await writeFile(path.join(etc, "env"), "LIFEBOAT_LOG_LEVEL=info\n", { mode: 0o644 });
+  await writeFile(path.join(etc, "env"), `LIFEBOAT_LOG_LEVEL=info\nLIFEBOAT_METRICS_TOKEN=${TOKEN}\n`, {
+    mode: 0o644,
+  });
 }, 900_000);
 
 afterAll(async () => {
@@ -123,6 +127,15 @@ test("the controller image runs the daemon as the README starts it: /healthz, --
   const health = await fetch(healthz);
   expect(health.status).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", hosts: 1 });
+  // Beyond loopback, /metrics wants the token; /healthz does not.
+  const metricsUrl = healthz.replace("/healthz", "/metrics");
+  expect((await fetch(metricsUrl)).status).toBe(401);
+  expect(
+    (await fetch(metricsUrl, { headers: { authorization: "Bearer wrong-token-wrong-token" } })).status,
+  ).toBe(401);
+  const metrics = await fetch(metricsUrl, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(metrics.status).toBe(200);
+  expect(await metrics.text()).toContain("# HELP lifeboat_");
   // The image's own HEALTHCHECK (kept by --format docker) passes too.
   expect((await execa("podman", ["healthcheck", "run", container], { reject: false })).exitCode).toBe(0);
 

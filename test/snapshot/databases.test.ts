@@ -96,7 +96,7 @@ test("every database gets its own snapshot, with its password only in environmen
     "sqlite /srv/app/app.db sqlite-srv_app_app.db.sql",
   ]);
   // The dumps really ran (seen in the process list), and the password was in none of them.
-  expect(argvs.some((a) => a.includes("mysqldump") && a.includes("--databases shop"))).toBe(true);
+  expect(argvs.some((a) => a.includes("mysqldump") && a.includes("--databases -- shop"))).toBe(true);
   expect(argvs.filter((a) => a.includes(shopPassword))).toEqual([]);
   expect(String(r.stdout) + String(r.stderr)).not.toContain(shopPassword);
 
