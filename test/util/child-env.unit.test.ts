@@ -1,11 +1,12 @@
 // Children see the machine's basics and what they are handed, never Lifeboat's whole environment: each kind of
 // child prints its environment here, with recognisable secrets set in this process.
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { CommandProvider } from "../../src/provider/command.js";
+import { runRestic } from "../../src/restic/process.js";
 import { LocalTransport } from "../../src/transport/local.js";
 
 const secrets = {
@@ -58,4 +59,24 @@ test("the command provider's create and destroy get LIFEBOAT_* and the variables
     expect(seen).toMatch(/^PATH=/m);
     expect(leaked(seen)).toEqual([secrets.CLOUD_TOKEN]);
   }
+});
+
+test("restic gets the repository and its credentials, and no other secret of Lifeboat's", async () => {
+  const seen = path.join(dir, "restic.env");
+  const restic = path.join(dir, "restic");
+  await writeFile(restic, `#!/bin/sh\nenv > ${seen}\n`);
+  await chmod(restic, 0o755);
+  await runRestic(
+    {
+      binary: restic,
+      repository: "s3:https://s3.example.org/bucket/web1",
+      secretEnv: { AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY, RESTIC_PASSWORD_FILE: "/k" },
+      secrets: [],
+    },
+    "snapshots",
+    { args: [] },
+  );
+  const env = await readFile(seen, "utf8");
+  expect(env).toMatch(/^RESTIC_REPOSITORY=s3:https:\/\/s3\.example\.org\/bucket\/web1$/m);
+  expect(leaked(env)).toEqual([secrets.AWS_SECRET_ACCESS_KEY]);
 });
