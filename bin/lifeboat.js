@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The published entry point: the CLI is bundled into dist/lifeboat.js (`npm run build` in a checkout).
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import module from "node:module";
 import { fileURLToPath } from "node:url";
+
+// Signals a supervisor sends (systemd's reload is SIGHUP, its stop SIGTERM, a terminal's Ctrl-C SIGINT).
+const FORWARDED = ["SIGHUP", "SIGINT", "SIGTERM", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 22) {
@@ -15,13 +18,39 @@ if (major < 22) {
     );
     process.exit(5);
   }
-  const r = spawnSync(node24, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(node24, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: "inherit",
+    env: { ...process.env, LIFEBOAT_LAUNCHER_PID: String(process.pid) },
   });
-  process.exit(r.status ?? 130);
+  // The launcher is only a relay: every signal goes to the child, and the child's end is the launcher's.
+  for (const signal of FORWARDED) process.on(signal, () => child.kill(signal));
+  child.on("error", (err) => {
+    process.stderr.write(`lifeboat: cannot start ${node24}: ${err.message}\n`);
+    process.exit(5);
+  });
+  child.on("exit", (code, signal) => {
+    if (signal) {
+      // Ended by a signal: end the same way, so the supervisor sees what really happened.
+      for (const s of FORWARDED) process.removeAllListeners(s);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code ?? 1);
+  });
+} else {
+  const launcher = Number(process.env.LIFEBOAT_LAUNCHER_PID);
+  if (launcher) {
+    delete process.env.LIFEBOAT_LAUNCHER_PID;
+    // A launcher killed outright (SIGKILL) cannot forward anything: then stop as if told to, never run orphaned.
+    const watch = setInterval(() => {
+      if (process.ppid === launcher) return;
+      clearInterval(watch);
+      process.kill(process.pid, "SIGTERM");
+    }, 1000);
+    watch.unref();
+  }
+  // Start-up is a fixed cost on every scheduled snapshot: reuse V8's compiled code between runs.
+  module.enableCompileCache?.();
+  const { main } = await import("../dist/lifeboat.js");
+  process.exitCode = await main(process.argv.slice(2));
 }
-
-// Start-up is a fixed cost on every scheduled snapshot: reuse V8's compiled code between runs.
-module.enableCompileCache?.();
-const { main } = await import("../dist/lifeboat.js");
-process.exitCode = await main(process.argv.slice(2));

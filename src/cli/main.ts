@@ -28,13 +28,23 @@ function printError(err: LifeboatError, json: boolean): void {
   if (err.hint) process.stderr.write(`  -> ${err.hint}\n`);
 }
 
+/** Signals this close together are one request delivered twice. */
+const SAME_SIGNAL_MS = 500;
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const controller = new AbortController();
   // The first signal stops restic and lets the command report; a second one exits at once. The listener
-  // stays registered throughout: execa's signal-exit re-raises a signal when it sees no other listener.
+  // stays registered throughout: execa's signal-exit re-raises a signal when it sees no other listener. One
+  // signal often arrives twice within milliseconds (a terminal's Ctrl-C reaches the launcher and us; systemd
+  // signals the whole cgroup and the launcher forwards): only a second one a moment later is a second request.
+  let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
+    if (controller.signal.aborted) {
+      if (Date.now() - firstAt > SAME_SIGNAL_MS) process.exit(ExitCode.interrupted);
+      return;
+    }
+    firstAt = Date.now();
     controller.abort(new LifeboatError("INTERRUPTED", `stopped by ${signal}`));
   };
   process.on("SIGINT", onSignal);

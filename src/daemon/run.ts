@@ -56,6 +56,24 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let jobs = jobsOf(current);
   scheduler.schedule(jobs);
 
+  const reload = () => {
+    load(options.loadConfig).then(
+      (next) => {
+        current = next;
+        jobs = jobsOf(next);
+        scheduler.schedule(jobs);
+        logger.info({ jobs: jobs.length, hosts: next.policies.length }, "reloaded policies and runbooks");
+      },
+      (err: unknown) =>
+        logger.error(
+          { error: err instanceof LifeboatError ? err.message : String(err) },
+          "reload failed: keeping the policies and runbooks loaded before",
+        ),
+    );
+  };
+  // From the start: a reload during the catch-up (systemd reloads whenever asked) must not kill the daemon.
+  process.on("SIGHUP", reload);
+
   let lastWatchdog: WatchdogResult | undefined;
   let watchdogError: string | undefined;
   const startedAt = Date.now();
@@ -135,22 +153,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const timer = setInterval(() => void watchdog(), watchdogMs);
   void watchdog();
 
-  const reload = () => {
-    load(options.loadConfig).then(
-      (next) => {
-        current = next;
-        jobs = jobsOf(next);
-        scheduler.schedule(jobs);
-        logger.info({ jobs: jobs.length, hosts: next.policies.length }, "reloaded policies and runbooks");
-      },
-      (err: unknown) =>
-        logger.error(
-          { error: err instanceof LifeboatError ? err.message : String(err) },
-          "reload failed: keeping the policies and runbooks loaded before",
-        ),
-    );
-  };
-  process.on("SIGHUP", reload);
   try {
     await new Promise<void>((resolve) => {
       if (options.shutdown.aborted) resolve();
