@@ -375,8 +375,9 @@ test("S3 credentials are resolved again for each run: keys rotated under a runni
       AWS_CONFIG_FILE: path.join(ws.root, "no-aws-config"),
       AWS_EC2_METADATA_DISABLED: "true",
     };
-    delete env.AWS_ACCESS_KEY_ID;
-    delete env.AWS_SECRET_ACCESS_KEY;
+    // Empty rather than absent: execa adds this process's environment (which has other keys) to the child's.
+    env.AWS_ACCESS_KEY_ID = "";
+    env.AWS_SECRET_ACCESS_KEY = "";
     const daemon = await startDaemon(ws, env);
     const lastSnapshot = async () =>
       parseMetric(
