@@ -7,6 +7,7 @@ import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { requireValidPolicies } from "../policy/load.js";
 import { generateKeyFile, resolvePassword } from "../storage/password.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
+import { withHostLock } from "../util/host-lock.js";
 
 export interface InitOutcome {
   targets: Array<{
@@ -33,15 +34,19 @@ export async function init(options: {
     await resolvePassword(target.password); // a missing passwordEnv fails here, before any repository work
     const hosts: InitOutcome["targets"][number]["hosts"] = [];
     for (const p of policies.filter((p) => p.repository === target.name)) {
-      const existed = await repositoryExists(options.config, target.name, p.host);
-      if (!existed)
-        await openRepository({
-          config: options.config,
-          targetName: target.name,
-          host: p.host,
-          create: true,
-          logger: options.logger,
-        });
+      // Under the host's lock: a snapshot of the host starting now would create the repository too.
+      const existed = await withHostLock(options.config.stateDir, p.host, "init", async () => {
+        const there = await repositoryExists(options.config, target.name, p.host);
+        if (!there)
+          await openRepository({
+            config: options.config,
+            targetName: target.name,
+            host: p.host,
+            create: true,
+            logger: options.logger,
+          });
+        return there;
+      });
       hosts.push({ host: p.host, repository: existed ? "existed" : "created" });
     }
     out.targets.push({

@@ -25,7 +25,7 @@ export interface Job {
 }
 
 /** Failures that may pass by themselves: retried with backoff within the retry window. */
-const TRANSIENT = new Set(["STORAGE_UNREACHABLE", "REPOSITORY_LOCKED", "HOST_UNREACHABLE"]);
+const TRANSIENT = new Set(["STORAGE_UNREACHABLE", "REPOSITORY_LOCKED", "HOST_BUSY", "HOST_UNREACHABLE"]);
 
 export interface SchedulerOptions {
   concurrency: number;

@@ -1,7 +1,7 @@
 // `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
 import type { Logger } from "pino";
 import { recordRun } from "../catalog/records.js";
-import { catalogFor } from "../catalog/store.js";
+import { type CatalogStore, catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { mailAlert } from "../mail/notify.js";
@@ -11,6 +11,7 @@ import { type HostRestic, resticOnHost } from "../restic/on-host.js";
 import { openPolicyRepository } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
+import { withHostLock } from "../util/host-lock.js";
 import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
 import { snapshotSelection } from "./selection.js";
 import { writeSentinels } from "./sentinel.js";
@@ -114,6 +115,18 @@ async function assertIrreplaceableDataPresent(
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
   const policy = await policyForHost(options.config, options.host);
   const catalog = catalogFor(options.config, policy.repository);
+  // One snapshot of a host at a time on this controller: two first runs would each create its repository. A run
+  // that finds it taken never starts (no record, no alert): the one holding it is the host's run.
+  return withHostLock(options.config.stateDir, policy.host, "snapshot", () =>
+    snapshotRecorded(options, policy, catalog),
+  );
+}
+
+async function snapshotRecorded(
+  options: SnapshotOptions,
+  policy: Policy,
+  catalog: CatalogStore,
+): Promise<SnapshotOutcome> {
   let runId: string | undefined;
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", trigger: options.trigger, logger: options.logger },
