@@ -15,6 +15,7 @@ export const ExitCode = {
   hostUnreachable: 13,
   timedOut: 14,
   rpoBreached: 15,
+  diskFull: 16,
   repositoryMissing: 10,
   repositoryLocked: 11,
   wrongPassword: 12,
@@ -44,6 +45,7 @@ const exitCodeByErrorCode = {
   BUCKET_MISSING: ExitCode.storageUnavailable,
   REPOSITORY_MISSING: ExitCode.repositoryMissing,
   REPOSITORY_LOCKED: ExitCode.repositoryLocked,
+  HOST_BUSY: ExitCode.repositoryLocked,
   WRONG_PASSWORD: ExitCode.wrongPassword,
   INTERRUPTED: ExitCode.interrupted,
   RESTIC_FAILED: ExitCode.failure,
@@ -66,6 +68,7 @@ const exitCodeByErrorCode = {
   RPO_BREACHED: ExitCode.rpoBreached,
   DRILL_NOT_ISOLATED: ExitCode.usage,
   ISOLATION_UNAVAILABLE: ExitCode.environment,
+  DISK_FULL: ExitCode.diskFull,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 
@@ -128,4 +131,24 @@ export class RunFailed<R> extends LifeboatError {
 // Unlike `instanceof`, this survives two copies of the module (tests, bundlers).
 export function isLifeboatError(value: unknown): value is LifeboatError {
   return value instanceof Error && (value as { name?: unknown }).name === "LifeboatError";
+}
+
+/**
+ * The typed error for anything thrown: a LifeboatError as it is; a full disk as DISK_FULL naming the path; only
+ * what nobody foresaw is INTERNAL (a bug, with its stack).
+ */
+export function asLifeboatError(err: unknown): LifeboatError {
+  if (isLifeboatError(err)) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code === "ENOSPC" || e?.code === "EDQUOT")
+    return new LifeboatError(
+      "DISK_FULL",
+      `no space left to write ${e.path ?? "a file"}${e.code === "EDQUOT" ? " (disk quota)" : ""}`,
+      {
+        hint: "Free space on that file system ($LIFEBOAT_HOME holds keys, the record spool and restic's cache: `du -sh` it), then run again; nothing already saved is lost.",
+      },
+    );
+  return new LifeboatError("INTERNAL", `unexpected error: ${e?.stack ?? String(err)}`, {
+    hint: "This is a bug in Lifeboat; please report it with the command you ran.",
+  });
 }

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isLifeboatError, type LifeboatError } from "../errors.js";
+import { asLifeboatError, type LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type MalformedSink, readCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
@@ -128,10 +128,11 @@ export async function recordRun<T>(
   try {
     result = await fn({ id: base.id, startedAt: base.startedAt });
   } catch (err) {
+    const typed = asLifeboatError(err);
     await end(
-      failed(isLifeboatError(err) ? err.code : "INTERNAL", err instanceof Error ? err.message : String(err)),
+      failed(typed.code, typed.code === "INTERNAL" && err instanceof Error ? err.message : typed.message),
     );
-    throw err;
+    throw typed;
   }
   const failure = verdict(result);
   await end({

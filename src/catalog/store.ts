@@ -1,6 +1,7 @@
 // Where run records live: beside the repositories on the storage target, so a fresh controller with the
 // same config and credentials sees the same history. Objects are written once under unique keys.
-import { mkdir, readdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
@@ -8,16 +9,39 @@ import { CATALOG_DIR, type CatalogStore } from "./types.js";
 
 export { CATALOG_DIR, type CatalogStore } from "./types.js";
 
+/** Where the spool keeps records that differ from the catalog's own under the same key. */
+const CONFLICTS = "conflicts";
+
+/** A record under a key that already holds a different one: keys are unique, so one of the two is not ours. */
+export class RecordConflict extends Error {
+  constructor(readonly key: string) {
+    super(`the catalog already holds a different record ${key}`);
+    this.name = "RecordConflict";
+  }
+}
+
 class LocalCatalogStore implements CatalogStore {
   constructor(private readonly root: string) {}
 
   async put(key: string, body: string): Promise<void> {
     const file = path.join(this.root, key);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, body, { flag: "wx", mode: 0o600 });
+    // Whole or not at all: a full disk mid-write leaves a temporary file, never a short record under the key.
+    // link() puts it in place only if the key is free; the same record there already is the same write, done.
+    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFile(tmp, body, { flag: "wx", mode: 0o600 });
+      await link(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if ((await readFile(file, "utf8")) !== body) throw new RecordConflict(key);
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
   }
 
   async get(key: string): Promise<string | undefined> {
+    if (key.endsWith(".tmp")) return undefined;
     try {
       return await readFile(path.join(this.root, key), "utf8");
     } catch (err) {
@@ -31,7 +55,7 @@ class LocalCatalogStore implements CatalogStore {
     try {
       const entries = await readdir(dir, { recursive: true, withFileTypes: true });
       return entries
-        .filter((e) => e.isFile())
+        .filter((e) => e.isFile() && !e.name.endsWith(".tmp"))
         .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)))
         .sort();
     } catch (err) {
@@ -77,10 +101,22 @@ class SpoolingCatalogStore implements CatalogStore {
     } catch {
       return;
     }
-    for (const name of names) {
+    for (const name of names.filter((n) => !n.endsWith(".tmp") && n !== CONFLICTS)) {
       const file = path.join(this.spoolDir, name);
       const body = await readFile(file, "utf8");
-      await this.inner.put(decodeURIComponent(name), body);
+      try {
+        // Idempotent: a record written before a crash kept it from being unlinked is simply there already.
+        await this.inner.put(decodeURIComponent(name), body);
+      } catch (err) {
+        if (!(err instanceof RecordConflict)) throw err;
+        // Not the same record: kept aside for a person, never retried, never lost.
+        await mkdir(path.join(this.spoolDir, CONFLICTS), { recursive: true, mode: 0o700 });
+        await rename(file, path.join(this.spoolDir, CONFLICTS, name));
+        process.stderr.write(
+          `warning: the spooled record ${err.key} differs from the one in the catalog; kept in ${path.join(this.spoolDir, CONFLICTS)}\n`,
+        );
+        continue;
+      }
       await unlink(file);
     }
   }
@@ -90,8 +126,16 @@ class SpoolingCatalogStore implements CatalogStore {
       await this.flush();
       await this.inner.put(key, body);
     } catch (err) {
+      // Kept for the next use, whole (temporary file and rename): a full disk here must not leave half a record.
       await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
-      await writeFile(path.join(this.spoolDir, encodeURIComponent(key)), body, { mode: 0o600 });
+      const file = path.join(this.spoolDir, encodeURIComponent(key));
+      const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+      await writeFile(tmp, body, { mode: 0o600 })
+        .then(() => rename(tmp, file))
+        .catch(async (spoolErr: unknown) => {
+          await unlink(tmp).catch(() => {});
+          throw spoolErr;
+        });
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 // The entry point: parse arguments, run one command, map any error to its exit code in one place.
 import { Command, CommanderError, Option } from "commander";
-import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
+import { asLifeboatError, ExitCode, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerAdmin } from "./admin.js";
 import { registerAudit } from "./audit.js";
@@ -78,11 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       const ctx = await createContext(options, controller.signal);
       exitCode = (await fn(ctx)) ?? ExitCode.ok;
     } catch (err) {
-      const error = isLifeboatError(err)
-        ? err
-        : new LifeboatError("INTERNAL", `unexpected error: ${(err as Error)?.stack ?? String(err)}`, {
-            hint: "This is a bug in Lifeboat; please report it with the command you ran.",
-          });
+      const error = asLifeboatError(err);
       printError(error, options.json ?? false);
       exitCode = error.exitCode;
     }

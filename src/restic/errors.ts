@@ -8,6 +8,8 @@ export interface ResticFailure {
   /** The exit_error message, else the last lines of stderr. */
   message: string;
   repository: string;
+  /** Where the password came from ("key file /x", "environment variable X"), for a wrong password's hint. */
+  passwordFrom?: string | undefined;
 }
 
 const byExitCode: Record<number, { code: ErrorCode; hint: (f: ResticFailure) => string }> = {
@@ -28,8 +30,8 @@ const byExitCode: Record<number, { code: ErrorCode; hint: (f: ResticFailure) => 
   },
   12: {
     code: "WRONG_PASSWORD",
-    hint: () =>
-      "The repository password does not open this repository. Check the target's passwordFile/passwordEnv against your recovery kit.",
+    hint: (f) =>
+      `The repository password${f.passwordFrom ? ` (from the ${f.passwordFrom})` : ""} does not open ${f.repository}. Check the target's passwordFile/passwordEnv against your recovery kit.`,
   },
   130: { code: "INTERRUPTED", hint: () => "Interrupted; nothing was lost. Run the command again." },
 };
@@ -55,6 +57,11 @@ export function resticError(f: ResticFailure, redact: (text: string) => string):
       details,
     });
   }
+  if (/no space left on device|disk quota exceeded/i.test(message))
+    return new LifeboatError("DISK_FULL", `restic ${f.command}: ${message}`, {
+      hint: "Free space where restic writes (the repository's file system for a local target; restic's cache under $LIFEBOAT_HOME or ~/.cache), then run again; nothing already saved is lost.",
+      details,
+    });
   if (isRepositoryDamage(message))
     return new LifeboatError(
       "REPOSITORY_DAMAGED",

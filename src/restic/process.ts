@@ -15,6 +15,8 @@ export interface ResticContext {
   globalArgs?: string[] | undefined;
   /** Variables that carry the password (RESTIC_PASSWORD_FILE or RESTIC_PASSWORD) and credentials. */
   secretEnv: Record<string, string>;
+  /** Where the password came from, named in a wrong password's hint. */
+  passwordFrom?: string | undefined;
   /** Values that must never be shown: they are replaced in every message that leaves this module. */
   secrets: string[];
   logger?: Logger | undefined;
@@ -201,6 +203,7 @@ export async function runRestic(
       signal: result.signal,
       message,
       repository: ctx.repository,
+      passwordFrom: ctx.passwordFrom,
     },
     redact,
   );

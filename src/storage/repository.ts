@@ -88,6 +88,10 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     secretEnv: { ...backend.secretEnv, ...(onHost ? { RESTIC_PASSWORD: password.secret } : password.env) },
     transport: onHost?.transport,
     secrets: [password.secret, ...backend.secrets],
+    passwordFrom:
+      target.password.kind === "file"
+        ? `key file ${target.password.path}`
+        : `environment variable ${target.password.variable}`,
     logger: options.logger,
     signal: options.signal,
     baseEnv: env,
@@ -96,6 +100,9 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   const opened = { repo, target, location: backend.location, resticVersion: binary.version };
   if (exists) return opened;
   await repo.init();
+  // Proof that the repository opens with this key: a second controller's init at the same moment would have
+  // written another config, and nothing may be saved into a repository that cannot be read back.
+  await repo.openConfig();
   options.logger?.info({ repository: backend.location }, "created repository");
   // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
   const keyFile = target.password.kind === "file" ? target.password.path : undefined;
