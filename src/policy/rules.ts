@@ -1,6 +1,6 @@
 // Rules over a schema-valid policy's classification: every path has exactly one class.
 import type { LocatedDocument, Problem } from "../yaml/located.js";
-import { isInside, normalizePath } from "./classify.js";
+import { nearestEntryIndex, normalizePath, parentOf } from "./classify.js";
 import { DATA_CLASSES, type DataClass } from "./schema.js";
 
 interface Seen {
@@ -39,14 +39,11 @@ export function classificationProblems(
       all.push(entry);
     });
   }
-  // A nested entry must refine its parent: same class as the nearest enclosing entry says nothing new.
+  // A nested entry must refine its parent: same class as the nearest enclosing entry says nothing new. The
+  // parent is found by walking up the entry's own path (its depth), not by comparing every pair.
+  const nearest = nearestEntryIndex(all);
   for (const e of all) {
-    const parent = all
-      .filter((o) => isInside(e.path, o.path))
-      .reduce<Seen | undefined>(
-        (best, o) => (!best || o.path.length > best.path.length ? o : best),
-        undefined,
-      );
+    const parent = e.path === "/" ? undefined : nearest(parentOf(e.path));
     if (parent && parent.dataClass === e.dataClass) {
       problems.push(
         doc.problem(

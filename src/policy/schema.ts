@@ -12,8 +12,18 @@ import {
 import { mysqlEntry, postgresEntry, sqliteEntry } from "./databases.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
+/** Linux's PATH_MAX: a longer path names no file, and checking it first keeps a huge one from costing memory. */
+export const MAX_PATH_LENGTH = 4096;
+/** Entries per class in one policy: far beyond any host's layout, well within quick validation. */
+export const MAX_ENTRIES = 10_000;
+
 export const classifiedPath = z.string().superRefine((p, ctx) => {
-  if (!p.startsWith("/"))
+  if (p.length > MAX_PATH_LENGTH)
+    ctx.addIssue({
+      code: "custom",
+      message: `a path of ${p.length} characters; paths may have at most ${MAX_PATH_LENGTH}`,
+    });
+  else if (!p.startsWith("/"))
     ctx.addIssue({ code: "custom", message: `"${p}" must be an absolute path (start with /)` });
   else if (p.split("/").includes(".."))
     ctx.addIssue({ code: "custom", message: `"${p}" must not contain ".." segments` });
@@ -99,9 +109,10 @@ export const policySchema = z.strictObject({
     .min(
       1,
       "list at least one irreplaceable path or database; a host with nothing irreplaceable needs no policy",
-    ),
-  rebuildable: z.array(classifiedPath).default([]),
-  ignored: z.array(classifiedPath).default([]),
+    )
+    .max(MAX_ENTRIES, `list at most ${MAX_ENTRIES} paths`),
+  rebuildable: z.array(classifiedPath).max(MAX_ENTRIES, `list at most ${MAX_ENTRIES} paths`).default([]),
+  ignored: z.array(classifiedPath).max(MAX_ENTRIES, `list at most ${MAX_ENTRIES} paths`).default([]),
   /** restic exclude patterns applied inside the irreplaceable paths (e.g. "*.tmp"). */
   exclude: z
     .array(

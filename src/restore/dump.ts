@@ -41,6 +41,10 @@ export interface DumpRestoreOutcome {
 export async function restoreDump(options: DumpRestoreOptions): Promise<DumpRestoreOutcome> {
   const policy = await policyForHost(options.config, options.host);
   const target = path.resolve(options.target);
+  if (!existsSync(path.dirname(target)))
+    throw new LifeboatError("USAGE", `${path.dirname(target)} does not exist: nowhere to write ${target}`, {
+      hint: `Create the directory first (mkdir -p ${path.dirname(target)}), or name a file in one that exists.`,
+    });
   if (existsSync(target) && !options.force) {
     throw new LifeboatError("RESTORE_TARGET_NOT_EMPTY", `${target} already exists`, {
       hint: "Name a new file, or pass --force to replace it.",

@@ -1,5 +1,5 @@
 // YAML documents that remember where each value came from, so every problem can say `file:line`.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 
@@ -39,9 +39,27 @@ export interface LocatedDocument {
 
 export type LoadResult = { ok: true; doc: LocatedDocument } | { ok: false; problems: Problem[] };
 
+/** The largest YAML file Lifeboat reads (policies, runbooks, lifeboat.yaml): checked before it is read. */
+export const MAX_YAML_BYTES = 1024 * 1024;
+/** Aliases a document may expand (an alias bomb expands a few lines into gigabytes). */
+const MAX_ALIASES = 100;
+
 export async function loadYamlFile(file: string, displayName = file): Promise<LoadResult> {
   let text: string;
   try {
+    const size = (await stat(file)).size;
+    if (size > MAX_YAML_BYTES)
+      return {
+        ok: false,
+        problems: [
+          {
+            file: displayName,
+            line: 1,
+            field: "",
+            message: `is ${(size / 1024 / 1024).toFixed(1)} MiB; a Lifeboat YAML file may be at most ${MAX_YAML_BYTES / 1024 / 1024} MiB`,
+          },
+        ],
+      };
     text = await readFile(file, "utf8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(err);
@@ -90,9 +108,27 @@ export function parseYaml(text: string, file: string): LoadResult {
     return line;
   };
 
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    // The yaml library's own guard (an alias bomb), or a structure too deep to build: a problem, not a crash.
+    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    return {
+      ok: false,
+      problems: [
+        {
+          file,
+          line: 1,
+          field: "",
+          message: `YAML cannot be expanded: ${message} (at most ${MAX_ALIASES} aliases)`,
+        },
+      ],
+    };
+  }
   const doc: LocatedDocument = {
     file,
-    value: document.toJS(),
+    value,
     lineOf,
     problem: (path, message) => ({ file, line: lineOf(path), field: formatField(path), message }),
   };
