@@ -42,19 +42,44 @@ function watchStorage(probe: StorageProbe, giveUp: (err: LifeboatError) => void)
   let stopped = false;
   let failingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const unreachable = (err: unknown): LifeboatError =>
+    err instanceof LifeboatError ? err : new LifeboatError("STORAGE_UNREACHABLE", String(err));
   const tick = async (): Promise<void> => {
+    // Once failing, the bound is kept to the moment: a probe still waiting at the deadline counts as failed,
+    // and the next probe is timed to the deadline rather than a whole interval later.
+    const deadline = failingSince === undefined ? undefined : failingSince + probe.giveUpAfterMs;
+    let failure: unknown;
+    let wait: NodeJS.Timeout | undefined;
     try {
-      await probe.check();
+      await Promise.race([
+        probe.check(),
+        ...(deadline === undefined
+          ? []
+          : [
+              new Promise<never>((_, reject) => {
+                wait = setTimeout(
+                  () => reject(new LifeboatError("STORAGE_UNREACHABLE", "the storage did not answer")),
+                  Math.max(0, deadline - Date.now()),
+                );
+              }),
+            ]),
+      ]);
       failingSince = undefined;
     } catch (err) {
+      failure = err;
       failingSince ??= Date.now();
-      if (Date.now() - failingSince >= probe.giveUpAfterMs && !stopped) {
-        stopped = true;
-        giveUp(err instanceof LifeboatError ? err : new LifeboatError("STORAGE_UNREACHABLE", String(err)));
-        return;
-      }
+    } finally {
+      clearTimeout(wait);
     }
-    if (!stopped) timer = setTimeout(tick, probe.intervalMs);
+    if (stopped) return;
+    const limit = (failingSince ?? 0) + probe.giveUpAfterMs;
+    if (failure !== undefined && Date.now() >= limit) {
+      stopped = true;
+      giveUp(unreachable(failure));
+      return;
+    }
+    const next = failure === undefined ? probe.intervalMs : Math.min(probe.intervalMs, limit - Date.now());
+    timer = setTimeout(tick, Math.max(0, next));
   };
   timer = setTimeout(tick, probe.intervalMs);
   return () => {

@@ -55,7 +55,8 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
     exists: () => s3ObjectExists(access, target, `${host}/config`),
     probe: {
       check: () => probeBucket(access, target),
-      intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 250),
+      // A tenth of the bound (at most 5 s): an outage is noticed within that of its start.
+      intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 100),
       giveUpAfterMs: target.outageTimeoutSeconds * 1000,
     },
   };
