@@ -155,6 +155,8 @@ test("files restic could not read give SNAPSHOT_INCOMPLETE, exit 3, naming them 
     message: "unused",
     commands: {
       init: { stdout: [{ message_type: "initialized", id: "abc", repository: "x" }], exitCode: 0 },
+      // The new repository is opened once after init.
+      cat: { stdout: [{ version: 2, id: "abc" }], exitCode: 0 },
       backup: {
         stdout: [
           {

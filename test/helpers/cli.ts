@@ -45,7 +45,19 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: strin
   };
   if (result.exitCode === 13)
     result.network = String((await execa("sh", ["-c", NETWORK_VIEW], { reject: false, all: true })).all);
+  assertNoInternal(args, result);
   return result;
+}
+
+// Bad input and faults get a typed error that says what to do; INTERNAL (a bug, with a stack trace) must be
+// unreachable from anything a test does. Every CLI run in every test is checked.
+const INTERNAL = /error \[INTERNAL\]|"code":\s*"INTERNAL"/;
+const STACK_FRAME = /\n\s+at (?:async )?\S+ \((?:file:\/\/|\/)[^)]+:\d+:\d+\)/;
+
+export function assertNoInternal(args: readonly string[], r: { stdout: string; stderr: string }): void {
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (INTERNAL.test(out) || STACK_FRAME.test(out))
+    throw new Error(`lifeboat ${args.join(" ")} printed an INTERNAL error or a stack trace:\n${out}`);
 }
 
 /** The `result` of a successful --json run, or the failure with its output. */

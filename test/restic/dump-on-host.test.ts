@@ -110,6 +110,20 @@ test("a server that dies midway through a dump leaves no snapshot and a clear er
   );
   const { repo, onHost } = await openOnHost(ws);
   try {
+    // A session that holds the table: pg_dump connects, starts, and then waits on it, so the server is
+    // stopped while the dump is under way, whatever this machine's speed.
+    const holder = db1.root.run([
+      "runuser",
+      "-u",
+      "postgres",
+      "--",
+      "psql",
+      "-d",
+      "app",
+      "-c",
+      "begin; lock table big in access exclusive mode; select pg_sleep(600);",
+    ]);
+    holder.catch(() => {});
     const dump = repo.backupFromCommand({
       command: ["runuser", "-u", "postgres", "--", "pg_dump", "--dbname=app"],
       filename: "postgres-app.sql",
@@ -121,25 +135,29 @@ test("a server that dies midway through a dump leaves no snapshot and a clear er
       () => new Error("the dump finished before the server was stopped"),
       (err: unknown) => err,
     );
-    // Kill the server once pg_dump is connected and reading, so it really dies midway.
-    let connected = false;
-    for (let i = 0; i < 200 && !connected; i++) {
+    let waiting = false;
+    for (let i = 0; i < 200 && !waiting; i++) {
       const active = await sh(
         db1.root,
-        psql("app", "select count(*) from pg_stat_activity where application_name = 'pg_dump'"),
+        psql(
+          "app",
+          "select count(*) from pg_stat_activity where application_name = 'pg_dump' and wait_event_type = 'Lock'",
+        ),
       );
-      connected = active.trim() !== "0";
-      if (!connected) await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting = active.trim() !== "0";
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(connected).toBe(true);
+    expect(waiting).toBe(true);
     await sh(db1.root, "pg_ctlcluster 15 main stop -m immediate");
     expect(await outcome).toMatchObject({
       code: "DUMP_FAILED",
       message: expect.stringMatching(
-        /^runuser failed \(exit status 1\); no snapshot of postgres-app.sql was saved: .*pg_dump/,
+        // pg_dump's own last words, whichever they are (the connection lost, the server terminating it).
+        /^runuser failed \(exit status 1\); no snapshot of postgres-app.sql was saved: \S/,
       ),
     });
     expect(await repo.snapshots({ host: "db1" })).toEqual([]);
+    await holder;
 
     await sh(db1.root, "pg_ctlcluster 15 main start");
     const again = await repo.backupFromCommand({
