@@ -128,24 +128,28 @@ test("stage up --ref builds the change on its own copy and checks it; production
   expect(await startedAt(prod)).toBe(before.started);
 });
 
-test("an expired stage is removed by the daemon", async () => {
-  const report = jsonResult<RecoveryReport>(
-    await runCli(["--json", "stage", "up", "--host", "web1", "--ttl", "1s"], ws.env),
-  );
-  expect((await podman("container", "exists", report.machine)).exitCode).toBe(0);
+/** Runs the daemon until its log says `line` (30 s at most), then stops it; returns its log. */
+async function daemonUntil(line: string): Promise<string> {
   const daemon = startCli(["daemon"], ws.env, undefined, { forceKillAfterDelay: false });
   let stderr = "";
   daemon.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
   try {
-    for (let i = 0; i < 300 && !stderr.includes("removed an expired stage"); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    expect(stderr).toContain("removed an expired stage");
+    for (let i = 0; i < 300 && !stderr.includes(line); i++) await new Promise((r) => setTimeout(r, 100));
   } finally {
     daemon.kill("SIGTERM");
     await daemon;
   }
+  return stderr;
+}
+
+test("an expired stage is removed by the daemon", async () => {
+  const report = jsonResult<RecoveryReport>(
+    await runCli(["--json", "stage", "up", "--host", "web1", "--ttl", "1s"], ws.env),
+  );
+  expect((await podman("container", "exists", report.machine)).exitCode).toBe(0);
+  expect(await daemonUntil("removed an expired stage")).toContain("removed an expired stage");
   expect((await podman("container", "exists", report.machine)).exitCode).not.toBe(0);
   expect((await podman("network", "exists", `lifeboat-${report.machine}`)).exitCode).not.toBe(0);
   const all = jsonResult<StageState[]>(await runCli(["--json", "stage", "list", "--all"], ws.env));
@@ -190,18 +194,7 @@ test("stage records in the bucket are data: a planted one removes nothing and ru
     );
     expect(list.stderr).toMatch(/skipped a malformed catalog record stages\/web1\/aaaaaaaaaaaa\.json/);
 
-    const daemon = startCli(["daemon"], ws.env, undefined, { forceKillAfterDelay: false });
-    let stderr = "";
-    daemon.stderr?.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    try {
-      for (let i = 0; i < 300 && !stderr.includes("could not remove an expired stage"); i++)
-        await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      daemon.kill("SIGTERM");
-      await daemon;
-    }
+    const stderr = await daemonUntil("could not remove an expired stage");
     expect(stderr).toContain("could not remove an expired stage");
     expect(stderr).toContain(`refusing to remove container ${foreign}: it does not carry this controller's`);
     expect((await podman("container", "exists", foreign)).exitCode).toBe(0);
