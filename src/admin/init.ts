@@ -3,11 +3,15 @@
 
 import { existsSync } from "node:fs";
 import type { Logger } from "pino";
+import { hostLease } from "../catalog/lease.js";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { requireValidPolicies } from "../policy/load.js";
 import { generateKeyFile, resolvePassword } from "../storage/password.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
 import { withHostLock } from "../util/host-lock.js";
+
+/** How long an init's lease holds if it dies: creating one repository takes seconds. */
+const INIT_LEASE_SECONDS = 600;
 
 export interface InitOutcome {
   targets: Array<{
@@ -35,17 +39,29 @@ export async function init(options: {
     const hosts: InitOutcome["targets"][number]["hosts"] = [];
     for (const p of policies.filter((p) => p.repository === target.name)) {
       // Under the host's lock: a snapshot of the host starting now would create the repository too.
+      // And under its lease: another controller sharing this target may be creating it at this moment.
       const existed = await withHostLock(options.config.stateDir, p.host, "init", async () => {
-        const there = await repositoryExists(options.config, target.name, p.host);
-        if (!there)
-          await openRepository({
-            config: options.config,
-            targetName: target.name,
-            host: p.host,
-            create: true,
-            logger: options.logger,
-          });
-        return there;
+        const lease = await hostLease(options.config, {
+          targetName: target.name,
+          host: p.host,
+          what: "init",
+          ttlSeconds: INIT_LEASE_SECONDS,
+          logger: options.logger,
+        });
+        try {
+          const there = await repositoryExists(options.config, target.name, p.host);
+          if (!there)
+            await openRepository({
+              config: options.config,
+              targetName: target.name,
+              host: p.host,
+              create: true,
+              logger: options.logger,
+            });
+          return there;
+        } finally {
+          await lease.release();
+        }
       });
       hosts.push({ host: p.host, repository: existed ? "existed" : "created" });
     }

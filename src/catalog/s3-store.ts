@@ -1,5 +1,10 @@
 // The catalog in an S3 bucket, under <prefix>/_catalog/. Loaded on demand with the AWS SDK.
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import type { S3TargetConfig } from "../config/load.js";
 import { openS3, storageError, withRenewal } from "../storage/s3.js";
 import { CATALOG_DIR, type CatalogStore } from "./types.js";
@@ -40,6 +45,17 @@ export class S3CatalogStore implements CatalogStore {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return undefined;
       throw storageError(err, this.target, `read catalog record ${key}`);
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const access = await openS3(this.target);
+    try {
+      await withRenewal(access, (client) =>
+        client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.key(key) })),
+      );
+    } catch (err) {
+      throw storageError(err, this.target, `remove catalog object ${key}`);
     }
   }
 

@@ -50,6 +50,12 @@ class LocalCatalogStore implements CatalogStore {
     }
   }
 
+  async remove(key: string): Promise<void> {
+    await unlink(path.join(this.root, key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+  }
+
   async list(prefix: string): Promise<string[]> {
     const dir = path.join(this.root, prefix);
     try {
@@ -81,6 +87,9 @@ class LazyCatalogStore implements CatalogStore {
   }
   async list(prefix: string): Promise<string[]> {
     return (await this.resolve()).list(prefix);
+  }
+  async remove(key: string): Promise<void> {
+    return (await this.resolve()).remove(key);
   }
 }
 
@@ -148,6 +157,11 @@ class SpoolingCatalogStore implements CatalogStore {
   async list(prefix: string): Promise<string[]> {
     await this.flush().catch(() => {});
     return this.inner.list(prefix);
+  }
+
+  // Never spooled: a removal that did not happen must fail where it was asked for.
+  async remove(key: string): Promise<void> {
+    return this.inner.remove(key);
   }
 }
 

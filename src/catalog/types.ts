@@ -9,4 +9,6 @@ export interface CatalogStore {
   get(key: string): Promise<string | undefined>;
   /** Every key under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Deletes an object (none there is fine). Only leases are ever removed; records are kept. */
+  remove(key: string): Promise<void>;
 }

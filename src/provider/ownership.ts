@@ -2,36 +2,20 @@
 // claim: anyone who can write to the bucket can name production there. A container is removed only when it
 // carries this controller's labels for that run; a command provider's machine only when this controller's own
 // ledger says it made it.
-import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { LifeboatError } from "../errors.js";
+import { controllerIdIn } from "../util/controller-id.js";
 
 /** What a provider keeps on the controller: its id and the ledger live under the state directory. */
 export interface ProviderContext {
   stateDir: string;
 }
 
-/** This controller's id, made once: containers and networks it makes carry it as `lifeboat.controller`. */
-export async function controllerId(ctx: ProviderContext): Promise<string> {
-  const file = path.join(ctx.stateDir, "controller-id");
-  try {
-    const id = (await readFile(file, "utf8")).trim();
-    if (/^[a-f0-9]{16}$/.test(id)) return id;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
-  const id = randomBytes(8).toString("hex");
-  try {
-    await writeFile(file, `${id}\n`, { flag: "wx", mode: 0o600 });
-    return id;
-  } catch (err) {
-    // Another process made it first: theirs is the id.
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return (await readFile(file, "utf8")).trim();
-    throw err;
-  }
+/** This controller's id: containers and networks it makes carry it as `lifeboat.controller`. */
+export function controllerId(ctx: ProviderContext): Promise<string> {
+  return controllerIdIn(ctx.stateDir);
 }
 
 export function notOurs(machine: string, why: string, hint: string): LifeboatError {

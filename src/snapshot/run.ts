@@ -1,5 +1,6 @@
 // `lifeboat snapshot`: back up only a host's irreplaceable data into its repository.
 import type { Logger } from "pino";
+import { type HeldLease, hostLease } from "../catalog/lease.js";
 import { recordRun } from "../catalog/records.js";
 import { type CatalogStore, catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
@@ -8,7 +9,7 @@ import { mailAlert } from "../mail/notify.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import type { BackupStatus } from "../restic/messages.js";
 import { type HostRestic, resticOnHost } from "../restic/on-host.js";
-import { openPolicyRepository } from "../storage/repository.js";
+import { type OpenedRepository, openPolicyRepository } from "../storage/repository.js";
 import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
 import { withHostLock } from "../util/host-lock.js";
@@ -16,6 +17,9 @@ import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
 import { snapshotSelection } from "./selection.js";
 import { writeSentinels } from "./sentinel.js";
 import { runTag } from "./tags.js";
+
+/** Beyond the snapshot's time limit, for its records and alert: how long a dead run's lease still holds. */
+const LEASE_MARGIN_SECONDS = 600;
 
 export interface SnapshotOptions {
   config: LifeboatConfig;
@@ -115,23 +119,46 @@ async function assertIrreplaceableDataPresent(
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotOutcome> {
   const policy = await policyForHost(options.config, options.host);
   const catalog = catalogFor(options.config, policy.repository);
-  // One snapshot of a host at a time on this controller: two first runs would each create its repository. A run
-  // that finds it taken never starts (no record, no alert): the one holding it is the host's run.
-  return withHostLock(options.config.stateDir, policy.host, "snapshot", () =>
-    snapshotRecorded(options, policy, catalog),
-  );
+  // One snapshot of a host at a time on this controller, and across controllers sharing its target (the lease):
+  // two first runs would each create its repository. A run that finds it taken never starts (no record, no
+  // alert): the one holding it is the host's run.
+  return withHostLock(options.config.stateDir, policy.host, "snapshot", async () => {
+    let lease: HeldLease | undefined;
+    let leaseFailure: unknown;
+    try {
+      lease = await hostLease(options.config, {
+        targetName: policy.repository,
+        host: policy.host,
+        what: "snapshot",
+        // If this run dies, its lease outlives it by no more than the run's own limit.
+        ttlSeconds: policy.snapshotTimeoutSeconds + LEASE_MARGIN_SECONDS,
+        logger: options.logger,
+      });
+    } catch (err) {
+      if (isLifeboatError(err) && err.code === "HOST_BUSY") throw err;
+      // Unreachable storage: the run fails as any snapshot then does, recorded (spooled) and alerted.
+      leaseFailure = err;
+    }
+    try {
+      return await snapshotRecorded(options, policy, catalog, leaseFailure);
+    } finally {
+      await lease?.release();
+    }
+  });
 }
 
 async function snapshotRecorded(
   options: SnapshotOptions,
   policy: Policy,
   catalog: CatalogStore,
+  leaseFailure: unknown,
 ): Promise<SnapshotOutcome> {
   let runId: string | undefined;
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", trigger: options.trigger, logger: options.logger },
     (run) => {
       runId = run.id;
+      if (leaseFailure !== undefined) return Promise.reject(leaseFailure);
       return snapshotPolicy(options, policy, run.id);
     },
     (o) => ({
@@ -207,23 +234,42 @@ async function snapshotPolicy(
       });
     }
     await present;
+    // The sentinels go into the live data only once this run can save them: the repository opens with its key.
+    const opened = await openProven(options, policy, onHost, signal);
     await writeSentinels(
       transport,
       snapshotSelection(policy).roots,
       { host: policy.host, runId },
       options.logger,
     );
-    return await snapshotOnHost({ ...options, signal }, policy, transport, onHost, runId);
+    return await snapshotOnHost({ ...options, signal }, policy, transport, opened, onHost, runId);
   } finally {
     clearTimeout(timer);
     await onHost?.cleanup();
   }
 }
 
+/** The host's repository, created on first use, its key proven. */
+async function openProven(
+  options: SnapshotOptions,
+  policy: Policy,
+  onHost: HostRestic | undefined,
+  signal: AbortSignal,
+): Promise<OpenedRepository> {
+  return openPolicyRepository(options.config, policy, {
+    create: true,
+    prove: true,
+    logger: options.logger?.child({ host: policy.host }),
+    signal,
+    onHost,
+  });
+}
+
 async function snapshotOnHost(
   options: SnapshotOptions,
   policy: Policy,
   transport: Transport,
+  opened: OpenedRepository,
   onHost: HostRestic | undefined,
   runId: string,
 ): Promise<SnapshotOutcome> {
@@ -232,13 +278,6 @@ async function snapshotOnHost(
   // Every snapshot of one run carries its id: a recovery restores the files and the dumps of the same run.
   const tags = [...selection.tags, runTag(runId)];
   const logger = options.logger?.child({ host: policy.host });
-
-  const opened = await openPolicyRepository(options.config, policy, {
-    create: true,
-    logger,
-    signal: options.signal,
-    onHost,
-  });
   logger?.info(
     {
       roots: selection.roots,

@@ -9,6 +9,7 @@ import { ResticRepository } from "../restic/engine.js";
 import type { HostRestic } from "../restic/on-host.js";
 import { openBackend } from "./backend.js";
 import { generateKeyFile, resolvePassword } from "./password.js";
+import { isProven, markProven } from "./proof.js";
 
 export interface OpenedRepository {
   repo: ResticRepository;
@@ -31,6 +32,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** Run restic on this host rather than here. */
   onHost?: HostRestic | undefined;
+  /** Prove that the password opens an existing repository before returning (a new one always is). */
+  prove?: boolean;
 }
 
 export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
@@ -98,11 +101,26 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     storageProbe: backend.probe,
   });
   const opened = { repo, target, location: backend.location, resticVersion: binary.version };
-  if (exists) return opened;
+  const proof = {
+    stateDir: options.config.stateDir,
+    target: target.name,
+    host: options.host,
+    location: backend.location,
+    hash: target.password.kind === "file" ? ("sha256" as const) : ("scrypt" as const),
+  };
+  if (exists) {
+    // The password that last opened it needs no restic call (its key derivation is the cost).
+    if (options.prove && !(await isProven(proof, password.secret))) {
+      await repo.openConfig();
+      await markProven(proof, password.secret).catch(() => {}); // without it, the next run proves it again
+    }
+    return opened;
+  }
   await repo.init();
   // Proof that the repository opens with this key: a second controller's init at the same moment would have
   // written another config, and nothing may be saved into a repository that cannot be read back.
   await repo.openConfig();
+  await markProven(proof, password.secret).catch(() => {});
   options.logger?.info({ repository: backend.location }, "created repository");
   // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
   const keyFile = target.password.kind === "file" ? target.password.path : undefined;
@@ -118,6 +136,7 @@ export function openPolicyRepository(
     logger?: Logger | undefined;
     signal?: AbortSignal | undefined;
     onHost?: HostRestic | undefined;
+    prove?: boolean;
   } = {},
 ): Promise<OpenedRepository> {
   return openRepository({ config, targetName: policy.repository, host: policy.host, ...options });

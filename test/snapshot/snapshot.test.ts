@@ -1,4 +1,4 @@
-import { lstat, readFile, stat, symlink } from "node:fs/promises";
+import { lstat, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { expect } from "vitest";
@@ -160,4 +160,19 @@ test("a sentinel that is a link or a FIFO is never followed or opened: refused, 
   expect(r.stderr).toContain(ws.data("srv/app/uploads"));
   expect(r.stderr).toContain(ws.data("srv/app/config/secrets"));
   expect((await lstat(ws.data("srv/app/uploads/.lifeboat-sentinel"))).isSymbolicLink()).toBe(true);
+});
+
+test("a run whose key does not open the repository leaves the sentinels as they were", async ({ ws }) => {
+  await writeWeb1(ws);
+  expect((await runCli(["snapshot", "--host", "web1"], ws.env)).exitCode).toBe(0);
+  const sentinel = ws.data("srv/app/uploads/.lifeboat-sentinel");
+  const before = await readFile(sentinel, "utf8");
+  const target = (await ws.config()).targets.get("primary");
+  if (target?.password.kind !== "file") throw new Error("expected a key file");
+  await writeFile(target.password.path, "not the key of this repository\n");
+  const r = await runCli(["snapshot", "--host", "web1"], ws.env);
+  expect(r.exitCode, r.stderr).toBe(12);
+  expect(r.stderr).toContain(`key file ${target.password.path}`);
+  // The live data still says when it was last saved, not when a run last failed to save it.
+  expect(await readFile(sentinel, "utf8")).toBe(before);
 });
