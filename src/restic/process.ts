@@ -195,9 +195,11 @@ export async function runRestic(
   if (stderr) ctx.logger?.debug({ stderr }, `restic ${subcommand} stderr`);
   // The client's own failure (ssh 255, a stopped container) is the host's, not restic's.
   const exitCode = (launch ? launch.exitCode(result.exitCode, stderr) : result.exitCode) ?? -1;
-  if (exitCode === 0 || options.allowExitCodes?.includes(exitCode)) return { exitCode, stderr };
+  // Once we stopped it, its exit says nothing: a client killed on another host may still report success.
+  const stopped = stop.signal.aborted;
+  if (!stopped && (exitCode === 0 || options.allowExitCodes?.includes(exitCode))) return { exitCode, stderr };
 
-  if (outage && exitCode !== 0) {
+  if (outage && (exitCode !== 0 || stopped)) {
     const seconds = Math.round((ctx.storageProbe?.giveUpAfterMs ?? 0) / 1000);
     throw new LifeboatError(
       "STORAGE_UNREACHABLE",
