@@ -50,12 +50,15 @@ export async function init(options: {
         });
         try {
           const there = await repositoryExists(options.config, target.name, p.host);
-          if (!there)
+          // A host whose restic runs there gets its own key (an existing repository gains one: the migration).
+          const hostKey = p.transport.kind !== "local";
+          if (!there || hostKey)
             await openRepository({
               config: options.config,
               targetName: target.name,
               host: p.host,
               create: true,
+              hostKey,
               logger: options.logger,
             });
           return there;

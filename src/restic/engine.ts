@@ -1,4 +1,5 @@
 // Typed restic calls. Each is a thin layer over runRestic; none puts a secret in restic's arguments.
+import { z } from "zod";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import { isRepositoryDamage } from "./errors.js";
 import type {
@@ -12,6 +13,10 @@ import type {
   Snapshot,
 } from "./messages.js";
 import { type ResticContext, runRestic } from "./process.js";
+
+const keyListSchema = z.array(
+  z.object({ id: z.string(), current: z.boolean(), hostName: z.string(), userName: z.string() }),
+);
 
 export interface BackupOptions {
   paths: string[];
@@ -106,6 +111,34 @@ export class ResticRepository {
   /** Opens the repository's config: proves the password without taking a lock or reading data. */
   async openConfig(): Promise<void> {
     await runRestic(this.ctx, "cat", { args: ["config"], onLine: () => {} });
+  }
+
+  /** The repository's keys; `current` is the one this password opened (which proves it). */
+  async keys(): Promise<Array<{ id: string; current: boolean; hostName: string; userName: string }>> {
+    const lines: string[] = [];
+    await runRestic(this.ctx, "key", { args: ["list"], onLine: (l) => lines.push(l) });
+    const parsed = keyListSchema.safeParse(JSON.parse(lines.join("\n") || "[]"));
+    if (!parsed.success)
+      throw new LifeboatError("RESTIC_FAILED", "restic key list printed something Lifeboat cannot read", {
+        hint: "Check that restic is 0.17 or newer (`restic version`).",
+      });
+    return parsed.data;
+  }
+
+  /** Adds a key whose password is in `passwordFile` (on the machine restic runs on); returns its id. */
+  async addKey(passwordFile: string, label: { host: string; user: string }): Promise<string> {
+    let id = "";
+    await runRestic(this.ctx, "key", {
+      args: ["add", "--new-password-file", passwordFile, "--host", label.host, "--user", label.user],
+      onLine: (l) => {
+        id = /saved new key with ID ([0-9a-f]{64})/.exec(l)?.[1] ?? id;
+      },
+    });
+    if (!id)
+      throw new LifeboatError("RESTIC_FAILED", "restic key add did not say which key it saved", {
+        hint: "Check that restic is 0.17 or newer (`restic version`).",
+      });
+    return id;
   }
 
   async init(): Promise<{ id: string }> {

@@ -30,10 +30,25 @@ const proofSchema = z.object({
   hash: z.enum(["sha256", "scrypt"]),
   salt: z.string(),
   digest: z.string(),
+  /** The restic key this password opened: passed as restic's key hint, so it tries that key first. */
+  keyId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
-const fileOf = (stateDir: string, target: string, host: string): string =>
-  path.join(stateDir, "proven", encodeURIComponent(target), `${encodeURIComponent(host)}.json`);
+/** What a valid proof says beyond "this password opened it". */
+export interface Proven {
+  keyId: string | undefined;
+}
+
+const fileOf = (key: ProofKey): string =>
+  path.join(
+    key.stateDir,
+    "proven",
+    encodeURIComponent(key.target),
+    `${encodeURIComponent(key.host)}${key.subject === "host" ? ".host-key" : ""}.json`,
+  );
 
 export interface ProofKey {
   stateDir: string;
@@ -42,29 +57,41 @@ export interface ProofKey {
   /** The repository's location: a proof for another repository under the same names does not count. */
   location: string;
   hash: ProofHash;
+  /** Whose password: the target's (default) or the host's own key to its repository. */
+  subject?: "target" | "host";
 }
 
-/** Whether `password` is the one that last opened this repository. */
-export async function isProven(key: ProofKey, password: string): Promise<boolean> {
-  let proof: z.infer<typeof proofSchema>;
+async function readProof(key: ProofKey): Promise<z.infer<typeof proofSchema> | undefined> {
   try {
-    const parsed = proofSchema.safeParse(
-      JSON.parse(await readFile(fileOf(key.stateDir, key.target, key.host), "utf8")),
-    );
-    if (!parsed.success) return false;
-    proof = parsed.data;
+    const parsed = proofSchema.safeParse(JSON.parse(await readFile(fileOf(key), "utf8")));
+    return parsed.success && parsed.data.location === key.location ? parsed.data : undefined;
   } catch {
-    return false;
+    return undefined;
   }
-  if (proof.location !== key.location || proof.hash !== key.hash) return false;
+}
+
+/** Whether `password` is the one that last opened this repository: what the proof says then, else undefined. */
+export async function provenBy(key: ProofKey, password: string): Promise<Proven | undefined> {
+  const proof = await readProof(key);
+  if (!proof || proof.hash !== key.hash) return undefined;
   const expected = Buffer.from(proof.digest, "base64");
   const actual = await digestOf(proof.hash, password, Buffer.from(proof.salt, "base64"));
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+  const same = expected.length === actual.length && timingSafeEqual(expected, actual);
+  return same ? { keyId: proof.keyId } : undefined;
 }
 
-/** Records that `password` opened this repository just now. */
-export async function markProven(key: ProofKey, password: string): Promise<void> {
-  const file = fileOf(key.stateDir, key.target, key.host);
+export async function isProven(key: ProofKey, password: string): Promise<boolean> {
+  return (await provenBy(key, password)) !== undefined;
+}
+
+/** The key id last proven for this repository, whatever the password now: only ever a hint to restic. */
+export async function keyHint(key: ProofKey): Promise<string | undefined> {
+  return (await readProof(key))?.keyId;
+}
+
+/** Records that `password` opened this repository just now (with restic key `keyId`, when known). */
+export async function markProven(key: ProofKey, password: string, keyId?: string): Promise<void> {
+  const file = fileOf(key);
   const salt = randomBytes(16);
   const digest = await digestOf(key.hash, password, salt);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -76,6 +103,7 @@ export async function markProven(key: ProofKey, password: string): Promise<void>
       hash: key.hash,
       salt: salt.toString("base64"),
       digest: digest.toString("base64"),
+      keyId,
     }),
     { mode: 0o600 },
   );

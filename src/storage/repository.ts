@@ -8,8 +8,9 @@ import { findRestic } from "../restic/binary.js";
 import { ResticRepository } from "../restic/engine.js";
 import type { HostRestic } from "../restic/on-host.js";
 import { openBackend } from "./backend.js";
+import { ensureHostKey } from "./host-key.js";
 import { generateKeyFile, resolvePassword } from "./password.js";
-import { isProven, markProven } from "./proof.js";
+import { isProven, keyHint, markProven, type ProofKey } from "./proof.js";
 
 export interface OpenedRepository {
   repo: ResticRepository;
@@ -34,6 +35,8 @@ export interface OpenOptions {
   onHost?: HostRestic | undefined;
   /** Prove that the password opens an existing repository before returning (a new one always is). */
   prove?: boolean;
+  /** Make sure the host's own key opens it (added when missing), for a host whose restic runs there. */
+  hostKey?: boolean;
 }
 
 export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
@@ -79,17 +82,20 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     keyGenerated = true;
   }
   const password = await resolvePassword(target.password, env);
-  let globalArgs = backend.resticArgs;
-  if (onHost && backend.caFile) {
-    globalArgs = backend.resticArgsWithCa(await onHost.put("ca.pem", await readFile(backend.caFile), 0o644));
-  }
-  const repo = new ResticRepository({
-    binary: binary.path,
+  const proof: ProofKey = {
+    stateDir: options.config.stateDir,
+    target: target.name,
+    host: options.host,
+    location: backend.location,
+    hash: target.password.kind === "file" ? "sha256" : "scrypt",
+  };
+  const hint = await keyHint(proof);
+  // The target's key opens every host's repository: it is used here, on the controller, and never leaves it.
+  const admin = new ResticRepository({
+    binary: onHost ? (await findRestic(env)).path : binary.path,
     repository: backend.location,
-    globalArgs,
-    // A key file is on this machine; a restic elsewhere gets the password itself, in its environment.
-    secretEnv: { ...backend.secretEnv, ...(onHost ? { RESTIC_PASSWORD: password.secret } : password.env) },
-    transport: onHost?.transport,
+    globalArgs: backend.resticArgs,
+    secretEnv: { ...backend.secretEnv, ...password.env, ...(hint ? { RESTIC_KEY_HINT: hint } : {}) },
     secrets: [password.secret, ...backend.secrets],
     passwordFrom:
       target.password.kind === "file"
@@ -100,31 +106,46 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     baseEnv: env,
     storageProbe: backend.probe,
   });
-  const opened = { repo, target, location: backend.location, resticVersion: binary.version };
-  const proof = {
-    stateDir: options.config.stateDir,
-    target: target.name,
-    host: options.host,
-    location: backend.location,
-    hash: target.password.kind === "file" ? ("sha256" as const) : ("scrypt" as const),
-  };
-  if (exists) {
+  let created: OpenedRepository["created"];
+  if (!exists) {
+    await admin.init();
+    // Proof that the repository opens with this key: a second controller's init at the same moment would have
+    // written another config, and nothing may be saved into a repository that cannot be read back.
+    const keyId = (await admin.keys()).find((k) => k.current)?.id;
+    await markProven(proof, password.secret, keyId).catch(() => {});
+    options.logger?.info({ repository: backend.location }, "created repository");
+    // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
+    created = { keyFile: target.password.kind === "file" ? target.password.path : undefined, keyGenerated };
+  } else if (options.prove && !onHost && !(await isProven(proof, password.secret))) {
     // The password that last opened it needs no restic call (its key derivation is the cost).
-    if (options.prove && !(await isProven(proof, password.secret))) {
-      await repo.openConfig();
-      await markProven(proof, password.secret).catch(() => {}); // without it, the next run proves it again
-    }
-    return opened;
+    const keyId = (await admin.keys()).find((k) => k.current)?.id;
+    await markProven(proof, password.secret, keyId).catch(() => {}); // without it, the next run proves it again
   }
-  await repo.init();
-  // Proof that the repository opens with this key: a second controller's init at the same moment would have
-  // written another config, and nothing may be saved into a repository that cannot be read back.
-  await repo.openConfig();
-  await markProven(proof, password.secret).catch(() => {});
-  options.logger?.info({ repository: backend.location }, "created repository");
-  // Reported by whichever run creates the repository, even if an interrupted earlier run made the key.
-  const keyFile = target.password.kind === "file" ? target.password.path : undefined;
-  return { ...opened, created: { keyFile, keyGenerated } };
+  const opened = { target, location: backend.location, resticVersion: binary.version, created };
+  if (!onHost) {
+    if (options.hostKey) await ensureHostKey({ admin, proof, logger: options.logger });
+    return { ...opened, repo: admin };
+  }
+
+  // A restic on the host gets the host's own key to this repository only (proven, or added with the target's).
+  const hostKey = await ensureHostKey({ admin, proof, logger: options.logger });
+  const globalArgs = backend.caFile
+    ? backend.resticArgsWithCa(await onHost.put("ca.pem", await readFile(backend.caFile), 0o644))
+    : backend.resticArgs;
+  const repo = new ResticRepository({
+    binary: binary.path,
+    repository: backend.location,
+    globalArgs,
+    secretEnv: { ...backend.secretEnv, RESTIC_PASSWORD: hostKey.secret, RESTIC_KEY_HINT: hostKey.keyId },
+    transport: onHost.transport,
+    secrets: [hostKey.secret, password.secret, ...backend.secrets],
+    passwordFrom: `host key file ${hostKey.file}`,
+    logger: options.logger,
+    signal: options.signal,
+    baseEnv: env,
+    storageProbe: backend.probe,
+  });
+  return { ...opened, repo };
 }
 
 /** A policy's repository on its target: the common case of openRepository. */

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import type { DoctorCheck } from "../../src/admin/doctor.js";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
+import { s3Location, s3ResticArgs } from "../../src/storage/s3-location.js";
 import type { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
 import { type ContainerHost, type SshHost, sh, startContainerHost, startSshHost } from "../helpers/fleet.js";
-import { argvsDuring } from "../helpers/proc.js";
+import { argvsDuring, environsDuring } from "../helpers/proc.js";
 import { test, type Workspace } from "../helpers/workspace.js";
 
 // Whole database hosts start and restic runs inside them: minutes, not the default 60 s, on a busy machine.
@@ -156,6 +157,49 @@ test("secrets reach the hosts' restic in no argv on either side, and in no log o
     expect(bytes.includes(password), file).toBe(false);
     expect(bytes.includes(s3.secretAccessKey), file).toBe(false);
   }
+});
+
+test("each host's restic gets its own key only: the target's key never reaches a host, and web1's opens no other repository", async ({
+  ws,
+}) => {
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  await ws.useFleetS3(s3);
+  await writeFleetPolicies(ws);
+  await ws.writeConfig(
+    (await readFile(ws.configFile, "utf8")).replace("caFile:", "passwordEnv: REPO_PW\n    caFile:"),
+  );
+  const env = { ...ws.env, REPO_PW: password };
+  const run = startCli(["snapshot", "--all"], env);
+  // The hosts' processes are this machine's processes too: their environments can be read here.
+  const environs = await environsDuring(run, /\/var\/tmp\/lifeboat\.\w+\/restic (backup|cat|key|snapshots)/);
+  const r = await run;
+  expect(r.exitCode, String(r.stderr)).toBe(0);
+  const keyOf = async (host: string) =>
+    (await readFile(path.join(ws.home, "keys", "hosts", `${host}.key`), "utf8")).trim();
+  const [web1Key, db1Key] = [await keyOf("web1"), await keyOf("db1")];
+  expect(environs.length).toBeGreaterThan(0);
+  for (const vars of environs) expect(Object.values(vars).some((v) => v.includes(password))).toBe(false);
+  // (An ssh session's shell before its prelude has exported the variables has none.)
+  const given = environs.map((v) => v.RESTIC_PASSWORD).filter((v) => v !== undefined);
+  expect(new Set(given)).toEqual(new Set([web1Key, db1Key]));
+
+  // What an attacker on web1 holds: its key and the storage credentials. db1's repository stays shut.
+  const target = (await ws.config(env)).targets.get("offsite");
+  if (target?.type !== "s3") throw new Error("no s3 target");
+  const rawRestic = (host: string, key: string) =>
+    execa("restic", ["cat", "config", ...s3ResticArgs(target)], {
+      reject: false,
+      env: {
+        RESTIC_REPOSITORY: s3Location(target, host),
+        RESTIC_PASSWORD: key,
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      },
+    });
+  expect((await rawRestic("db1", web1Key)).exitCode).toBe(12);
+  expect((await rawRestic("web1", db1Key)).exitCode).toBe(12);
+  expect((await rawRestic("web1", web1Key)).exitCode).toBe(0);
+  expect((await rawRestic("db1", password)).exitCode).toBe(0);
 });
 
 async function catalogRecord(ws: Workspace, host: string) {
