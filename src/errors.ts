@@ -69,6 +69,7 @@ const exitCodeByErrorCode = {
   DRILL_NOT_ISOLATED: ExitCode.usage,
   ISOLATION_UNAVAILABLE: ExitCode.environment,
   DISK_FULL: ExitCode.diskFull,
+  SNAPSHOT_SUSPICIOUS: ExitCode.degraded,
   INTERNAL: ExitCode.failure,
 } as const satisfies Record<string, ExitCodeValue>;
 

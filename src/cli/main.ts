@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { asLifeboatError, ExitCode, LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerAccept } from "./accept.js";
 import { registerAdmin } from "./admin.js";
 import { registerAudit } from "./audit.js";
 import { registerCheck } from "./check.js";
@@ -92,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program, run);
   registerAudit(program, run);
   registerForget(program, run);
+  registerAccept(program, run);
   registerCheck(program, run);
   registerRecover(program, run);
   registerPlan(program, run);

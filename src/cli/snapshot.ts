@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import type { LifeboatConfig } from "../config/load.js";
-import { LifeboatError } from "../errors.js";
+import { ExitCode, LifeboatError } from "../errors.js";
 import { fleetExitCode, type HostSnapshotResult, snapshotAll } from "../snapshot/all.js";
 import { snapshotAndRetain } from "../snapshot/and-retain.js";
+import { acceptHint } from "../snapshot/guard.js";
 import { formatBytes } from "../util/bytes.js";
 import type { CommandContext, CommandRunner } from "./context.js";
 import { createProgress } from "./progress.js";
@@ -22,7 +23,7 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
     .option("--no-prune", "skip applying the retention rules after the snapshot")
     .addHelpText(
       "after",
-      "\nExit status: 0 done; 3 saved but some files unreadable; 4 irreplaceable data missing; 5 restic missing\n" +
+      "\nExit status: 0 done; 3 saved but some files unreadable; 9 saved but suspicious (retention held); 4 irreplaceable data missing; 5 restic missing\n" +
         "on the host; 7 key missing; 11 repository locked; 12 wrong password; 13 host unreachable; 14 time limit\n" +
         "reached; 1 other failure. With --all: 0 when every host succeeded, else the failures' shared status, or 1.",
     )
@@ -69,8 +70,19 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
                 "  off this machine, now. If it is lost, the data is lost. This is shown once, when the repository is created.",
               );
             }
+            const suspicious = outcome.suspicious;
+            if (suspicious) {
+              lines.push(
+                "",
+                `SUSPICIOUS: ${suspicious.reasons.join("; ")}`,
+                `  compared with snapshot ${suspicious.against.snapshotId.slice(0, 8)} of ${suspicious.against.at}`,
+                `  -> ${acceptHint(outcome.host, outcome.snapshotId)}`,
+              );
+            }
             if (retention && "removed" in retention) {
               lines.push(`  retention: kept ${retention.kept.length}, removed ${retention.removed.length}`);
+            } else if (retentionError?.code === "SNAPSHOT_SUSPICIOUS") {
+              lines.push("  retention held: every earlier snapshot is kept");
             } else if (retentionError) {
               lines.push(`  retention FAILED [${retentionError.code}]: ${retentionError.message}`);
               if (retentionError.hint) lines.push(`    -> ${retentionError.hint}`);
@@ -78,7 +90,8 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
             return lines.join("\n");
           },
         );
-        return retentionError?.exitCode;
+        // Saved, but a person must look: the same status as `lifeboat status` gives it.
+        return outcome.suspicious ? ExitCode.degraded : retentionError?.exitCode;
       }),
     );
 }
@@ -118,7 +131,14 @@ async function snapshotEveryHost(
       const failed = results.filter((r) => !r.ok).length;
       const rows = results.map((r) =>
         r.ok
-          ? [r.host, "ok", r.outcome.shortId, formatBytes(addedByRun(r.outcome)), seconds(r), ""]
+          ? [
+              r.host,
+              r.outcome.suspicious ? "SUSPICIOUS" : "ok",
+              r.outcome.shortId,
+              formatBytes(addedByRun(r.outcome)),
+              seconds(r),
+              r.outcome.suspicious ? `${r.outcome.suspicious.reasons.join("; ")}; retention held` : "",
+            ]
           : [r.host, "FAILED", "", "", seconds(r), `[${r.error.code}] ${r.error.message}`],
       );
       const keys = results.flatMap((r) =>

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { LifeboatError } from "../errors.js";
-import type { Retention } from "../schema/common.js";
+import type { Guard, Retention } from "../schema/common.js";
 import { parseDuration } from "../util/duration.js";
 import { displayPath, formatProblem, loadYamlFile, type Problem } from "../yaml/located.js";
 import { zodProblems } from "../yaml/zod-problems.js";
@@ -43,6 +43,7 @@ export interface PolicyDefaults {
   checkSlices: number;
   snapshotTimeout: string;
   snapshotTimeoutSeconds: number;
+  guard: Guard;
 }
 
 export interface LifeboatConfig {
@@ -214,6 +215,7 @@ function normalize(
       rpo: raw.defaults.rpo,
       rpoSeconds: parseDuration(raw.defaults.rpo) ?? 86_400,
       retention: raw.defaults.retention,
+      guard: raw.defaults.guard,
       checkSlices: raw.defaults.checkSlices,
       snapshotTimeout: raw.defaults.snapshotTimeout,
       snapshotTimeoutSeconds: parseDuration(raw.defaults.snapshotTimeout) ?? 21_600,

@@ -1,6 +1,15 @@
 // lifeboat.yaml: storage targets and defaults shared by every policy.
 import { z } from "zod";
-import { checkSlices, cron, duration, emailAddress, retention, targetName } from "../schema/common.js";
+import {
+  checkSlices,
+  cron,
+  DEFAULT_GUARD,
+  duration,
+  emailAddress,
+  guard,
+  retention,
+  targetName,
+} from "../schema/common.js";
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
@@ -157,6 +166,8 @@ export const configSchema = z.strictObject({
       checkSlices: checkSlices.default(7),
       /** A snapshot still running after this long is stopped (on the host too) and recorded as failed. */
       snapshotTimeout: duration.default("6h"),
+      /** A snapshot that lost or changed most of the data is held for a person; retention waits. */
+      guard: guard.default(DEFAULT_GUARD),
     })
     .prefault({}),
 });

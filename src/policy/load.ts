@@ -212,6 +212,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     rpo,
     rpoSeconds: parseDuration(rpo) ?? config.defaults.rpoSeconds,
     retention: p.retention ?? config.defaults.retention,
+    guard: p.guard ?? config.defaults.guard,
     checkSlices: p.checkSlices ?? config.defaults.checkSlices,
     snapshotTimeout: p.snapshotTimeout ?? config.defaults.snapshotTimeout,
     snapshotTimeoutSeconds: p.snapshotTimeout

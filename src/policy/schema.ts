@@ -5,6 +5,7 @@ import {
   cron,
   duration,
   emailAddress,
+  guard,
   hostName,
   retention,
   targetName,
@@ -94,6 +95,7 @@ export const policySchema = z.strictObject({
   schedule: cron.optional(),
   rpo: duration.optional(),
   retention: retention.optional(),
+  guard: guard.optional(),
   checkSlices: checkSlices.optional(),
   snapshotTimeout: duration.optional(),
   /** Paths, and databases ({ postgres: ... }, { mysql: ... }, { sqlite: ... }) dumped by their own tools. */

@@ -17,6 +17,8 @@ export interface DigestRow {
   rpoSeconds: number;
   fresh: boolean;
   lastRunFailed: boolean;
+  /** Why the newest held snapshot is suspicious, until a person accepts it. */
+  suspicious: string[] | undefined;
   lastDrill:
     | {
         runId: string;
@@ -59,6 +61,7 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
       rpoSeconds: policy.rpoSeconds,
       fresh: status.fresh,
       lastRunFailed: status.lastRun !== undefined && status.lastRun.outcome !== "succeeded",
+      suspicious: status.suspicious?.reasons,
       lastDrill: last && {
         runId: last.runId,
         at: last.startedAt,
@@ -81,6 +84,7 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
       (r) =>
         !r.fresh ||
         r.lastRunFailed ||
+        r.suspicious !== undefined ||
         r.lastDrill?.verdict !== "passed" ||
         r.drift !== undefined ||
         (r.audit?.groups ?? 0) > 0,
@@ -103,6 +107,7 @@ const age = (s: number | undefined): string => (s === undefined ? "never" : `${f
 const trend = (xs: number[]): string => (xs.length ? xs.map((x) => formatDuration(x)).join(" → ") : "-");
 
 function state(r: DigestRow): string {
+  if (r.suspicious) return `SUSPICIOUS (${r.suspicious.join("; ")})`;
   if (!r.fresh) return "STALE";
   if (r.lastRunFailed) return "LAST RUN FAILED";
   if (!r.lastDrill) return "NEVER DRILLED";

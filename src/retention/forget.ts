@@ -5,6 +5,7 @@ import { recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost } from "../policy/load.js";
+import { assertNothingSuspicious } from "../snapshot/guard.js";
 import { LIFEBOAT_TAG } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 
@@ -32,6 +33,8 @@ export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
   const policy = await policyForHost(options.config, options.host);
   if (options.dryRun) return applyRetention(options, policy);
   const catalog = catalogFor(options.config, policy.repository);
+  // After a suspicious snapshot the earlier ones may be all that is left of the data: kept until a person looks.
+  await assertNothingSuspicious(catalog, policy.host);
   return recordRun(
     { catalog, host: policy.host, kind: "prune", trigger: options.trigger, logger: options.logger },
     () => applyRetention(options, policy),

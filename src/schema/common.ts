@@ -63,3 +63,25 @@ export const checkSlices = z
 export const emailAddress = z
   .string()
   .regex(/^[^\s@<>]+@[^\s@<>]+$/, "must be an email address like ops@example.org");
+
+const share = z
+  .string()
+  .regex(/^\d{1,3}(\.\d+)?%$/, "must be a percentage like 50%")
+  .transform((s) => Number(s.slice(0, -1)) / 100)
+  .refine((n) => n > 0 && n <= 1, "must be above 0% and at most 100%");
+
+/**
+ * When a snapshot is suspicious (data deleted or encrypted): it lost more than `shrink` of the files or bytes of
+ * the previous good one, or more than `changed` of its files changed content (with at least `minFiles` files).
+ * `false` turns the guard off.
+ */
+export const guard = z.union([
+  z.literal(false),
+  z.strictObject({
+    shrink: share.default(0.5),
+    changed: share.default(0.6),
+    minFiles: z.number().int().min(1).default(20),
+  }),
+]);
+export type Guard = z.infer<typeof guard>;
+export const DEFAULT_GUARD: Guard = { shrink: 0.5, changed: 0.6, minFiles: 20 };

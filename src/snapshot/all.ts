@@ -3,7 +3,7 @@
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
-import { isLifeboatError, LifeboatError } from "../errors.js";
+import { ExitCode, isLifeboatError, LifeboatError } from "../errors.js";
 import { requireValidPolicies } from "../policy/load.js";
 import { type SnapshotAndRetainOutcome, snapshotAndRetain } from "./and-retain.js";
 
@@ -49,9 +49,14 @@ export async function snapshotAll(options: SnapshotAllOptions): Promise<HostSnap
   );
 }
 
-/** The exit status for a fleet run: 0 when every host succeeded; the failures' shared status; else 1. */
+/**
+ * The exit status for a fleet run: 0 when every host succeeded; the failures' shared status (a suspicious
+ * snapshot counts as 9, like status's "needs attention"); else 1.
+ */
 export function fleetExitCode(results: readonly HostSnapshotResult[]): number {
-  const codes = new Set(results.flatMap((r) => (r.ok ? [] : [r.error.exitCode])));
+  const codes = new Set(
+    results.flatMap((r) => (r.ok ? (r.outcome.suspicious ? [ExitCode.degraded] : []) : [r.error.exitCode])),
+  );
   if (codes.size === 0) return 0;
   return codes.size === 1 ? ([...codes][0] ?? 1) : 1;
 }

@@ -14,6 +14,7 @@ import { describeTransport, openTransport } from "../transport/open.js";
 import type { Transport } from "../transport/types.js";
 import { withHostLock } from "../util/host-lock.js";
 import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
+import { acceptHint, guardSnapshot, type Suspicion } from "./guard.js";
 import { snapshotSelection } from "./selection.js";
 import { writeSentinels } from "./sentinel.js";
 import { runTag } from "./tags.js";
@@ -60,6 +61,8 @@ export interface SnapshotOutcome {
   /** Set when this snapshot created the repository and its key file. */
   createdKeyFile: string | undefined;
   repositoryCreated: boolean;
+  /** Set when the guard holds this snapshot for a person (retention waits). */
+  suspicious?: Suspicion | undefined;
 }
 
 // Prints "missing <path>" or "link <path> -> <target>" for each irreplaceable path that is not the data itself.
@@ -156,15 +159,22 @@ async function snapshotRecorded(
   let runId: string | undefined;
   return recordRun(
     { catalog, host: policy.host, kind: "snapshot", trigger: options.trigger, logger: options.logger },
-    (run) => {
+    async (run) => {
       runId = run.id;
-      if (leaseFailure !== undefined) return Promise.reject(leaseFailure);
-      return snapshotPolicy(options, policy, run.id);
+      if (leaseFailure !== undefined) throw leaseFailure;
+      const outcome = await snapshotPolicy(options, policy, run.id);
+      return { ...outcome, suspicious: await judged(catalog, policy, outcome, options.logger) };
     },
     (o) => ({
       // What `restore` takes as the newest snapshot of the files; dumps are found by their tags.
       snapshotId: o.filesSnapshotId,
-      details: o.dumps.length ? { dumps: o.dumps } : undefined,
+      details:
+        o.dumps.length || o.suspicious
+          ? {
+              ...(o.dumps.length ? { dumps: o.dumps } : {}),
+              ...(o.suspicious ? { suspicious: o.suspicious } : {}),
+            }
+          : undefined,
       bytesAdded: o.bytesAdded,
       filesNew: o.filesNew,
       filesChanged: o.filesChanged,
@@ -174,25 +184,70 @@ async function snapshotRecorded(
       transport: o.transport,
       resticCopied: o.resticCopied,
     }),
-  ).catch(async (err: unknown) => {
-    // A failed snapshot is an alert (a person stopping it is not); the mail never changes the outcome.
-    if (!(isLifeboatError(err) && err.code === "INTERRUPTED")) {
-      await mailAlert(
-        options.config,
-        {
-          host: policy.host,
-          what: "snapshot failed",
-          code: isLifeboatError(err) ? err.code : "INTERNAL",
-          message: (err as Error).message,
-          hint: isLifeboatError(err) ? err.hint : undefined,
-          runId,
-        },
-        policy.notify,
-        options.logger,
-      );
-    }
-    throw err;
-  });
+  )
+    .then(async (outcome) => {
+      // Saved, and held for a person: what ransomware's deletion or encryption looks like.
+      if (outcome.suspicious) {
+        await mailAlert(
+          options.config,
+          {
+            host: policy.host,
+            what: `snapshot ${outcome.shortId} is suspicious`,
+            code: "SNAPSHOT_SUSPICIOUS",
+            message: `${outcome.suspicious.reasons.join("; ")}, against snapshot ${outcome.suspicious.against.snapshotId.slice(0, 8)} of ${outcome.suspicious.against.at}. Retention is held; every earlier snapshot is kept.`,
+            hint: acceptHint(policy.host, outcome.snapshotId),
+            runId,
+          },
+          policy.notify,
+          options.logger,
+        );
+      }
+      return outcome;
+    })
+    .catch(async (err: unknown) => {
+      // A failed snapshot is an alert (a person stopping it is not); the mail never changes the outcome.
+      if (!(isLifeboatError(err) && err.code === "INTERRUPTED")) {
+        await mailAlert(
+          options.config,
+          {
+            host: policy.host,
+            what: "snapshot failed",
+            code: isLifeboatError(err) ? err.code : "INTERNAL",
+            message: (err as Error).message,
+            hint: isLifeboatError(err) ? err.hint : undefined,
+            runId,
+          },
+          policy.notify,
+          options.logger,
+        );
+      }
+      throw err;
+    });
+}
+
+/** The guard's verdict on a saved snapshot; a catalog it cannot read leaves it unjudged (and retention checks again). */
+async function judged(
+  catalog: CatalogStore,
+  policy: Policy,
+  o: SnapshotOutcome,
+  logger: Logger | undefined,
+): Promise<Suspicion | undefined> {
+  if (!o.filesSnapshotId && o.dumps.length === 0) return undefined;
+  try {
+    return await guardSnapshot(catalog, policy.host, policy.guard, {
+      files: o.totalFiles,
+      bytes: o.totalBytes,
+      changed: o.filesChanged,
+      unmodified: o.filesUnmodified,
+      dumps: o.dumps,
+    });
+  } catch (err) {
+    logger?.warn(
+      { host: policy.host, error: (err as Error).message },
+      "could not compare with the previous snapshot",
+    );
+    return undefined;
+  }
 }
 
 async function snapshotPolicy(

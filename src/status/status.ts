@@ -5,6 +5,7 @@ import { listRuns, newestRecord, type RunRecord, readRecord } from "../catalog/r
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
+import { guardState } from "../snapshot/guard.js";
 
 export interface RunBrief {
   id: string;
@@ -28,7 +29,9 @@ export interface HostStatus {
   fresh: boolean;
   lastRun: RunBrief | undefined;
   lastCheck: RunBrief | undefined;
-  /** fresh, and the last run did not fail. */
+  /** The newest snapshot the guard holds for a person (data deleted or encrypted?), until it is accepted. */
+  suspicious: { snapshotId: string; at: string; reasons: string[] } | undefined;
+  /** fresh, the last run did not fail, and no snapshot is suspicious. */
   healthy: boolean;
 }
 
@@ -75,6 +78,14 @@ export async function hostStatus(
     };
   }
   const check = await newestRecord(catalog, runs, (r) => r.kind === "check");
+  const held = (await guardState(catalog, policy.host, runs)).pending[0];
+  const suspicious = held?.record.snapshotId
+    ? {
+        snapshotId: held.record.snapshotId,
+        at: held.record.finishedAt ?? held.record.startedAt,
+        reasons: held.suspicion.reasons,
+      }
+    : undefined;
   const at = good?.finishedAt ?? good?.startedAt;
   const ageSeconds = at ? Math.max(0, (now.getTime() - Date.parse(at)) / 1000) : undefined;
   const fresh = ageSeconds !== undefined && ageSeconds <= policy.rpoSeconds;
@@ -96,7 +107,8 @@ export async function hostStatus(
     fresh,
     lastRun,
     lastCheck: check ? brief(check) : undefined,
-    healthy: fresh && (lastRun === undefined || lastRun.outcome === "succeeded"),
+    suspicious,
+    healthy: fresh && !suspicious && (lastRun === undefined || lastRun.outcome === "succeeded"),
   };
 }
 
