@@ -155,8 +155,8 @@ test("files restic could not read give SNAPSHOT_INCOMPLETE, exit 3, naming them 
     message: "unused",
     commands: {
       init: { stdout: [{ message_type: "initialized", id: "abc", repository: "x" }], exitCode: 0 },
-      // The new repository is opened once after init.
-      cat: { stdout: [{ version: 2, id: "abc" }], exitCode: 0 },
+      // The new repository is opened once after init: its keys, the one it opened marked current.
+      key: { stdout: [[{ id: "a".repeat(64), current: true, hostName: "h", userName: "u" }]], exitCode: 0 },
       backup: {
         stdout: [
           {
