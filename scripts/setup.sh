@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Lifeboat needs on Debian 12 (bookworm), idempotently: Node.js/npm to bootstrap,
 # restic >= 0.17 (Debian trixie's package, pinned so nothing else changes), and the npm dependencies
-# (which bring Node 24 through the node@24 devDependency). Safe to run again: each step checks first.
+# (which bring Node 24 through the node@24 devDependency), and restic's REST server for the vault. Safe to run again: each step checks first.
 #   LIFEBOAT_SETUP_EXTRA="pkg ..."   extra Debian packages to install as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,12 +44,12 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-install_restic() {
-  if restic_ok; then return 0; fi
-  need_root restic
+# Debian trixie as an extra source, pinned at priority 100: only what is asked for with -t trixie comes from it.
+add_trixie_source() {
+  [ -f /etc/apt/sources.list.d/lifeboat-trixie.sources ] && [ -f /etc/apt/preferences.d/lifeboat-trixie ] && return 0
   local mirror
   mirror=$(debian_mirror)
-  say "installing restic 0.18 from Debian trixie ($mirror), pinned at priority 100"
+  say "adding Debian trixie ($mirror) as a source pinned at priority 100"
   cat > /etc/apt/sources.list.d/lifeboat-trixie.sources <<SRC
 Types: deb
 URIs: $mirror
@@ -58,15 +58,33 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   cat > /etc/apt/preferences.d/lifeboat-trixie <<PIN
-# Added by Lifeboat's setup: trixie only for what is asked for explicitly (restic).
+# Added by Lifeboat's setup: trixie only for what is asked for explicitly (restic, its REST server).
 Package: *
 Pin: release n=trixie
 Pin-Priority: 100
 PIN
   apt_updated=0
+}
+
+install_restic() {
+  if restic_ok; then return 0; fi
+  need_root restic
+  add_trixie_source
   apt_update
+  say "installing restic 0.18 from Debian trixie"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie restic >/dev/null
   restic_ok || die "restic >= 0.17 is still missing after install; see 'apt-cache policy restic'"
+}
+
+# The vault (`lifeboat vault serve`) runs restic's REST server: Debian trixie's restic-rest-server (0.13).
+install_rest_server() {
+  if command -v restic-rest-server >/dev/null 2>&1 || command -v rest-server >/dev/null 2>&1; then return 0; fi
+  need_root restic-rest-server
+  add_trixie_source
+  apt_update
+  say "installing restic-rest-server from Debian trixie"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie restic-rest-server >/dev/null
+  command -v restic-rest-server >/dev/null 2>&1 || die "restic-rest-server is still missing after install"
 }
 
 install_debian_packages() {
@@ -109,6 +127,7 @@ prepare_services() {
 # drill machines off production's network.
 install_debian_packages ca-certificates openssl procps openssh-client nftables
 install_restic
+install_rest_server
 install_node
 # shellcheck disable=SC2086
 [ -n "${LIFEBOAT_SETUP_EXTRA:-}" ] && install_debian_packages ${LIFEBOAT_SETUP_EXTRA}

@@ -18,7 +18,19 @@ import { type DoctorCheck, run } from "./check.js";
 
 export type { DoctorCheck } from "./check.js";
 
-async function localChecks(t: Extract<TargetConfig, { type: "local" }>): Promise<DoctorCheck[]> {
+/** The vault: its directory here, and its server answering where hosts reach it. */
+async function vaultChecks(t: Extract<TargetConfig, { type: "rest" }>): Promise<DoctorCheck[]> {
+  const { probeVault } = await import("../storage/vault.js");
+  return [
+    ...(await localChecks(t)),
+    await run(`${t.name}: vault answers`, async () => {
+      await probeVault(t);
+      return `${t.url} answers`;
+    }),
+  ];
+}
+
+async function localChecks(t: Extract<TargetConfig, { type: "local" | "rest" }>): Promise<DoctorCheck[]> {
   return [
     await run(`${t.name}: directory writable`, async () => {
       const probe = path.join(t.path, `.doctor-${randomBytes(4).toString("hex")}`);
@@ -167,7 +179,11 @@ export async function doctor(options: {
   }
   for (const t of config.targets.values()) {
     const storage =
-      t.type === "s3" ? await (await import("./doctor-s3.js")).s3Checks(t) : await localChecks(t);
+      t.type === "s3"
+        ? await (await import("./doctor-s3.js")).s3Checks(t)
+        : t.type === "rest"
+          ? await vaultChecks(t)
+          : await localChecks(t);
     checks.push(...storage);
     const password = await run(`${t.name}: repository password`, async () => {
       await resolvePassword(t.password);

@@ -167,7 +167,7 @@ class SpoolingCatalogStore implements CatalogStore {
 
 export function openCatalog(target: TargetConfig, spoolDir?: string): CatalogStore {
   const store =
-    target.type === "local"
+    target.type !== "s3"
       ? new LocalCatalogStore(path.join(target.path, CATALOG_DIR))
       : new LazyCatalogStore(async () => new (await import("./s3-store.js")).S3CatalogStore(target));
   return spoolDir ? new SpoolingCatalogStore(store, spoolDir) : store;

@@ -19,6 +19,7 @@ import { registerStage } from "./stage.js";
 import { registerStatus } from "./status.js";
 import { registerUnlock } from "./unlock.js";
 import { registerValidate } from "./validate.js";
+import { registerVault } from "./vault.js";
 
 function printError(err: LifeboatError, json: boolean): void {
   if (json) {
@@ -101,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   registerReport(program, run);
   registerAdmin(program, run);
   registerDaemon(program, run);
+  registerVault(program, run);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -32,7 +32,27 @@ export interface S3TargetConfig {
   password: PasswordSource;
 }
 
-export type TargetConfig = LocalTargetConfig | S3TargetConfig;
+export interface RestTargetConfig {
+  name: string;
+  type: "rest";
+  /** Where hosts reach the vault (no trailing slash). */
+  url: string;
+  /** The vault's directory here: the controller's own access to every repository. */
+  path: string;
+  /** What restic verifies the vault's certificate with (undefined: the system's CAs). */
+  caFile: string | undefined;
+  /** What `vault serve` presents; undefined: the pair it makes under $LIFEBOAT_HOME/vault/<target>. */
+  tls: { cert: string; key: string } | undefined;
+  outageTimeoutSeconds: number;
+  password: PasswordSource;
+}
+
+export type TargetConfig = LocalTargetConfig | S3TargetConfig | RestTargetConfig;
+
+/** Where `vault serve` keeps the certificate it makes for a vault without its own. */
+export function vaultStateDir(stateDir: string, target: string): string {
+  return path.join(stateDir, "vault", target);
+}
 
 /** What every policy inherits from lifeboat.yaml unless it says otherwise. */
 export interface PolicyDefaults {
@@ -183,6 +203,22 @@ function normalize(
     const password: PasswordSource = t.passwordEnv
       ? { kind: "env", variable: t.passwordEnv }
       : { kind: "file", path: t.passwordFile ?? path.join(stateDir, "keys", `${name}.key`) };
+    if (t.type === "rest") {
+      const tls = t.tlsCert && t.tlsKey ? { cert: t.tlsCert, key: t.tlsKey } : undefined;
+      const made = path.join(vaultStateDir(stateDir, name), "cert.pem");
+      targets.set(name, {
+        name,
+        type: "rest",
+        url: t.url,
+        path: t.path,
+        // A certificate vault serve made is its own CA; one the user gave is signed by a CA they name (or a public one).
+        caFile: t.caFile ?? (tls || !t.url.startsWith("https://") ? undefined : made),
+        tls,
+        outageTimeoutSeconds: parseDuration(t.outageTimeout) ?? 300,
+        password,
+      });
+      continue;
+    }
     targets.set(
       name,
       t.type === "local"

@@ -74,8 +74,43 @@ export const s3Target = z
     },
   );
 
-export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target], {
-  error: (issue) => (issue.code === "invalid_union" ? 'must be "local" or "s3"' : undefined),
+/**
+ * The vault: restic's REST server in append-only mode with private repositories, serving `path` on this
+ * controller. Hosts reach it at `url` with a login of their own and can only add snapshots to their own
+ * repository; the controller reads and prunes the same directory directly.
+ */
+export const restTarget = z
+  .strictObject({
+    type: z.literal("rest"),
+    /** Where hosts reach the vault, e.g. https://vault.example.org:8000. */
+    url: z
+      .url({ protocol: /^https?$/, error: "must be a URL like https://vault.example.org:8000" })
+      .transform((u) => u.replace(/\/+$/, "")),
+    /** The vault's directory on this controller: one repository per host, the catalog, the logins. */
+    path: z.string().startsWith("/", "must be an absolute path"),
+    /** The CA of the vault's certificate, for hosts and this controller; default: the one `vault serve` made. */
+    caFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    /** The certificate and key `vault serve` presents; default: made once under $LIFEBOAT_HOME/vault/<target>. */
+    tlsCert: z.string().startsWith("/", "must be an absolute path").optional(),
+    tlsKey: z.string().startsWith("/", "must be an absolute path").optional(),
+    outageTimeout: duration.default("5m"),
+    passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
+    passwordEnv: envVarName.optional(),
+    /** An http:// vault beyond loopback sends the hosts' logins in clear. */
+    allowInsecure: z.boolean().default(false),
+  })
+  .refine((t) => !(t.passwordFile && t.passwordEnv), {
+    message: "set passwordFile or passwordEnv, not both",
+  })
+  .refine((t) => !t.tlsCert === !t.tlsKey, { message: "set tlsCert and tlsKey together", path: ["tlsCert"] })
+  .refine((t) => !t.url.startsWith("http://") || t.allowInsecure || isLoopback(new URL(t.url).hostname), {
+    message:
+      "is http:// to another machine: the hosts' vault logins would cross the network in clear; use https://, or set allowInsecure: true",
+    path: ["url"],
+  });
+
+export const targetSchema = z.discriminatedUnion("type", [localTarget, s3Target, restTarget], {
+  error: (issue) => (issue.code === "invalid_union" ? 'must be "local", "s3" or "rest"' : undefined),
 });
 
 /** Where restore-test reports and alerts go: SMTP settings (secrets by environment variable) and recipients. */

@@ -37,8 +37,9 @@ export async function isolationRules(
   if (mode === "recovery" || !runbook.drillIsolation) return undefined;
   const target = config.targets.get(policy.repository);
   const storage: Endpoint[] = [];
-  if (target?.type === "s3") {
-    const url = new URL(endpointOf(target));
+  if (target?.type === "s3" || target?.type === "rest") {
+    // The drill machine restores from where hosts reach the storage: S3's endpoint, or the vault's server.
+    const url = new URL(target.type === "s3" ? endpointOf(target) : target.url);
     storage.push(
       ...(await resolve(url.hostname, [Number(url.port) || (url.protocol === "https:" ? 443 : 80)])),
     );

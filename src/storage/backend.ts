@@ -21,6 +21,13 @@ export interface RepositoryBackend {
   exists(): Promise<boolean>;
   /** For remote storage: the watch that bounds an outage during a restic run. */
   probe?: StorageProbe;
+  /** How a restic on a host reaches this repository, when not the controller's way (the vault's REST URL). */
+  onHost?: {
+    location: string;
+    caFile: string | undefined;
+    resticArgsWithCa(caFile: string | undefined): string[];
+    probe: StorageProbe;
+  };
 }
 
 export async function openBackend(target: TargetConfig, host: string): Promise<RepositoryBackend> {
@@ -34,6 +41,30 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
       secretEnv: {},
       secrets: [],
       exists: async () => existsSync(path.join(location, "config")),
+    };
+  }
+  if (target.type === "rest") {
+    // The controller reads the vault's directory itself; only hosts go through the append-only server.
+    const location = path.join(target.path, host);
+    const { probeVault, vaultRepositoryUrl } = await import("./vault.js");
+    return {
+      location,
+      resticArgs: [],
+      caFile: undefined,
+      resticArgsWithCa: () => [],
+      secretEnv: {},
+      secrets: [],
+      exists: async () => existsSync(path.join(location, "config")),
+      onHost: {
+        location: vaultRepositoryUrl(target, host),
+        caFile: target.caFile,
+        resticArgsWithCa: (caFile) => (caFile ? ["--cacert", caFile] : []),
+        probe: {
+          check: () => probeVault(target),
+          intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 100),
+          giveUpAfterMs: target.outageTimeoutSeconds * 1000,
+        },
+      },
     };
   }
   // The AWS SDK is loaded only when an S3 target is used: it doubles the start-up of every other command.

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
-import type { LifeboatConfig, TargetConfig } from "../config/load.js";
+import type { LifeboatConfig, RestTargetConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { findRestic } from "../restic/binary.js";
 import { ResticRepository } from "../restic/engine.js";
@@ -123,29 +123,69 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   }
   const opened = { target, location: backend.location, resticVersion: binary.version, created };
   if (!onHost) {
-    if (options.hostKey) await ensureHostKey({ admin, proof, logger: options.logger });
+    if (options.hostKey) {
+      await ensureHostKey({ admin, proof, logger: options.logger });
+      if (target.type === "rest")
+        await (await import("./vault.js")).ensureVaultLogin(
+          options.config.stateDir,
+          target,
+          options.host,
+          options.logger,
+        );
+    }
     return { ...opened, repo: admin };
   }
 
   // A restic on the host gets the host's own key to this repository only (proven, or added with the target's).
   const hostKey = await ensureHostKey({ admin, proof, logger: options.logger });
-  const globalArgs = backend.caFile
-    ? backend.resticArgsWithCa(await onHost.put("ca.pem", await readFile(backend.caFile), 0o644))
-    : backend.resticArgs;
+  const way = backend.onHost;
+  const caFile = way ? way.caFile : backend.caFile;
+  const withCa = way ? way.resticArgsWithCa : backend.resticArgsWithCa;
+  const globalArgs = caFile
+    ? withCa(await onHost.put("ca.pem", await readFile(caFile), 0o644))
+    : way
+      ? way.resticArgsWithCa(undefined)
+      : backend.resticArgs;
+  // Into the vault with the host's own login; to S3 with the storage credentials.
+  const access =
+    target.type === "rest"
+      ? await vaultAccess(options.config, target, options.host, options.logger)
+      : undefined;
   const repo = new ResticRepository({
     binary: binary.path,
-    repository: backend.location,
+    repository: way?.location ?? backend.location,
     globalArgs,
-    secretEnv: { ...backend.secretEnv, RESTIC_PASSWORD: hostKey.secret, RESTIC_KEY_HINT: hostKey.keyId },
+    secretEnv: {
+      ...(access?.env ?? backend.secretEnv),
+      RESTIC_PASSWORD: hostKey.secret,
+      RESTIC_KEY_HINT: hostKey.keyId,
+    },
     transport: onHost.transport,
-    secrets: [hostKey.secret, password.secret, ...backend.secrets],
+    secrets: [hostKey.secret, password.secret, ...backend.secrets, ...(access?.secrets ?? [])],
     passwordFrom: `host key file ${hostKey.file}`,
     logger: options.logger,
     signal: options.signal,
     baseEnv: env,
-    storageProbe: backend.probe,
+    storageProbe: way?.probe ?? backend.probe,
   });
   return { ...opened, repo };
+}
+
+/** The host's vault login, made (and awaited until the server knows it) on first use. */
+async function vaultAccess(
+  config: LifeboatConfig,
+  target: RestTargetConfig,
+  host: string,
+  logger: Logger | undefined,
+): Promise<{ env: Record<string, string>; secrets: string[] }> {
+  const { awaitVaultLogin, ensureVaultLogin } = await import("./vault.js");
+  const login = await ensureVaultLogin(config.stateDir, target, host, logger);
+  // One request when the server knows the login already; up to half a minute after it was just made.
+  await awaitVaultLogin(target, login);
+  return {
+    env: { RESTIC_REST_USERNAME: login.user, RESTIC_REST_PASSWORD: login.password },
+    secrets: [login.password],
+  };
 }
 
 /** A policy's repository on its target: the common case of openRepository. */

@@ -33,7 +33,7 @@ defaults:
 `);
   const { problems } = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
   expect(problems.map(formatProblem)).toEqual([
-    'lifeboat.yaml:2: targets.primary.type: must be "local" or "s3"',
+    'lifeboat.yaml:2: targets.primary.type: must be "local", "s3" or "rest"',
     "lifeboat.yaml:3: targets.second: set passwordFile or passwordEnv, not both",
     "lifeboat.yaml:5: targets.second.path: must be an absolute path",
     "lifeboat.yaml:10: defaults.rpo: must be a duration like 90s, 30m, 24h, 7d, 2w or 1h30m",
@@ -160,4 +160,36 @@ test("plain text beyond loopback is refused unless allowed: http:// storage, SMT
   ]);
   expect(await problemsOf(daemon(`"[::1]:9469"`))).toEqual([]);
   expect(await problemsOf(daemon("0.0.0.0:9469", "  tokenEnv: METRICS_TOKEN\n"))).toEqual([]);
+});
+
+test("a vault target: its URL, its directory here, and by default the certificate vault serve makes", async ({
+  ws,
+}) => {
+  await ws.writeConfig(
+    "targets:\n  vault: { type: rest, url: 'https://10.0.0.2:8000/', path: /srv/vault }\n" +
+      "  own: { type: rest, url: 'https://vault.example.org', path: /srv/v2, tlsCert: /etc/c.pem, tlsKey: /etc/k.pem }\n" +
+      "defaults:\n  repository: vault\n",
+  );
+  const { config, problems } = await readConfig({
+    file: ws.configFile,
+    cwd: ws.root,
+    env: { LIFEBOAT_HOME: ws.home },
+  });
+  expect(problems).toEqual([]);
+  expect(config?.targets.get("vault")).toMatchObject({
+    type: "rest",
+    url: "https://10.0.0.2:8000",
+    path: "/srv/vault",
+    caFile: `${ws.home}/vault/vault/cert.pem`,
+    tls: undefined,
+  });
+  expect(config?.targets.get("own")).toMatchObject({
+    caFile: undefined,
+    tls: { cert: "/etc/c.pem", key: "/etc/k.pem" },
+  });
+  await ws.writeConfig("targets:\n  vault: { type: rest, url: 'http://10.0.0.2:8000', path: /srv/vault }\n");
+  const plain = await readConfig({ file: ws.configFile, cwd: ws.root, env: {} });
+  expect(plain.problems.map(formatProblem).join("\n")).toContain(
+    "vault logins would cross the network in clear",
+  );
 });
