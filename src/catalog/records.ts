@@ -8,7 +8,7 @@ import { VERSION } from "../version.js";
 import { type MalformedSink, readCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
 
-export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage"] as const;
+export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage", "replicate"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const runRecordSchema = z.object({

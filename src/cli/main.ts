@@ -11,6 +11,7 @@ import { registerDaemon } from "./daemon.js";
 import { registerForget } from "./forget.js";
 import { registerPlan } from "./plan.js";
 import { registerRecover } from "./recover.js";
+import { registerReplicate } from "./replicate.js";
 import { registerReport } from "./report.js";
 import { registerRestore } from "./restore.js";
 import { registerSnapshot } from "./snapshot.js";
@@ -94,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program, run);
   registerAudit(program, run);
   registerForget(program, run);
+  registerReplicate(program, run);
   registerAccept(program, run);
   registerCheck(program, run);
   registerRecover(program, run);

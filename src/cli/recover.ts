@@ -11,6 +11,7 @@ interface RecoverFlags {
   replace?: boolean;
   keep?: boolean;
   data?: boolean;
+  from?: string;
 }
 
 const EXIT_HELP =
@@ -30,6 +31,7 @@ export function registerRecover(program: Command, run: CommandRunner): void {
         replace: opts.replace ?? false,
         keep: opts.keep ?? false,
         noData: opts.data === false,
+        from: opts.from,
         logger: ctx.logger,
         signal: ctx.signal,
         onEvent: (e) => {
@@ -57,6 +59,7 @@ export function registerRecover(program: Command, run: CommandRunner): void {
     .option("--snapshot <id>", 'a snapshot id (or prefix), or "latest"', "latest")
     .option("--dry-run", "print the plan (and prove the snapshot and key) without provisioning anything")
     .option("--replace", "the machine still exists: stop and rename it (kept), then rebuild in its place")
+    .option("--from <target>", "restore from the host's offsite copy (its target's replicate: to)")
     .option(
       "--no-data",
       "build the machine from its runbook only: no restore, no checks (a new host's first build)",
@@ -73,6 +76,7 @@ export function registerRecover(program: Command, run: CommandRunner): void {
     .option("--snapshot <id>", 'a snapshot id (or prefix), or "latest"', "latest")
     .option("--dry-run", "print the plan (and prove the snapshot and key) without provisioning anything")
     .option("--keep", "keep the machine when the drill fails, for debugging (prints how to remove it)")
+    .option("--from <target>", "restore from the host's offsite copy, to prove it too")
     .addHelpText("after", EXIT_HELP)
     .action(action("drill"));
 }

@@ -47,8 +47,14 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
         }).finally(() => progress.stop());
         const retention = outcome.retention;
         const retentionError = retention && "error" in retention ? retention.error : undefined;
+        const copyError =
+          outcome.replication && "error" in outcome.replication ? outcome.replication.error : undefined;
         ctx.print(
-          { ...outcome, retention: retentionError ? { error: retentionError.toJSON() } : retention },
+          {
+            ...outcome,
+            retention: retentionError ? { error: retentionError.toJSON() } : retention,
+            replication: copyError ? { error: copyError.toJSON() } : outcome.replication,
+          },
           () => {
             const lines = outcome.filesSnapshotId
               ? [
@@ -79,6 +85,17 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
                 `  -> ${acceptHint(outcome.host, outcome.snapshotId)}`,
               );
             }
+            const copy = outcome.replication;
+            if (copy && "error" in copy) {
+              lines.push(`  copy FAILED [${copy.error.code}]: ${copy.error.message}`);
+              lines.push(
+                "    -> The snapshot is saved here; the next snapshot (or `lifeboat replicate`) copies what is missing.",
+              );
+            } else if (copy) {
+              lines.push(
+                `  copied to ${copy.to}: ${copy.snapshots} snapshot(s) of ${copy.host} there, newest ${copy.newest?.time ?? "-"}`,
+              );
+            }
             if (retention && "removed" in retention) {
               lines.push(`  retention: kept ${retention.kept.length}, removed ${retention.removed.length}`);
             } else if (retentionError?.code === "SNAPSHOT_SUSPICIOUS") {
@@ -91,7 +108,7 @@ export function registerSnapshot(program: Command, run: CommandRunner): void {
           },
         );
         // Saved, but a person must look: the same status as `lifeboat status` gives it.
-        return outcome.suspicious ? ExitCode.degraded : retentionError?.exitCode;
+        return outcome.suspicious ? ExitCode.degraded : (retentionError?.exitCode ?? copyError?.exitCode);
       }),
     );
 }

@@ -61,6 +61,15 @@ export function registerStatus(program: Command, run: CommandRunner): void {
             ) +
             hosts
               .flatMap((h) =>
+                h.copy
+                  ? [
+                      `\n${h.host}: copy in ${h.copy.target}: newest snapshot ${h.copy.newestAt ?? "none yet"}${h.copy.lastFailed ? " (the last copy FAILED; the next snapshot or `lifeboat replicate` catches up)" : ""}`,
+                    ]
+                  : [],
+              )
+              .join("") +
+            hosts
+              .flatMap((h) =>
                 h.suspicious
                   ? [
                       `\n${h.host}: snapshot ${h.suspicious.snapshotId.slice(0, 8)} is suspicious: ${h.suspicious.reasons.join("; ")}`,

@@ -14,6 +14,8 @@ export type PasswordSource = { kind: "file"; path: string } | { kind: "env"; var
 export interface LocalTargetConfig {
   name: string;
   type: "local";
+  /** The target every new snapshot is copied to (the offsite copy). */
+  replicateTo: string | undefined;
   /** Directory with one repository per host. */
   path: string;
   password: PasswordSource;
@@ -22,6 +24,8 @@ export interface LocalTargetConfig {
 export interface S3TargetConfig {
   name: string;
   type: "s3";
+  /** The target every new snapshot is copied to (the offsite copy). */
+  replicateTo: string | undefined;
   endpoint: string | undefined;
   bucket: string;
   prefix: string;
@@ -35,6 +39,8 @@ export interface S3TargetConfig {
 export interface RestTargetConfig {
   name: string;
   type: "rest";
+  /** The target every new snapshot is copied to (the offsite copy). */
+  replicateTo: string | undefined;
   /** Where hosts reach the vault (no trailing slash). */
   url: string;
   /** The vault's directory here: the controller's own access to every repository. */
@@ -188,6 +194,18 @@ export async function readConfig(
       ),
     );
   }
+  for (const [name, t] of Object.entries(parsed.data.targets)) {
+    const to = t.replicate?.to;
+    if (to && (!targets.includes(to) || to === name))
+      problems.push(
+        loaded.doc.problem(
+          ["targets", name, "replicate", "to"],
+          to === name
+            ? "a target cannot replicate to itself"
+            : `unknown storage target "${to}"; targets: ${targets.join(", ")}`,
+        ),
+      );
+  }
   const config = normalize(parsed.data, candidate, path.dirname(candidate), stateDir);
   return { config: problems.length ? undefined : config, problems };
 }
@@ -216,13 +234,20 @@ function normalize(
         tls,
         outageTimeoutSeconds: parseDuration(t.outageTimeout) ?? 300,
         password,
+        replicateTo: t.replicate?.to,
       });
       continue;
     }
     targets.set(
       name,
       t.type === "local"
-        ? { name, type: "local", path: t.path ?? path.join(stateDir, "repositories", name), password }
+        ? {
+            name,
+            type: "local",
+            path: t.path ?? path.join(stateDir, "repositories", name),
+            password,
+            replicateTo: t.replicate?.to,
+          }
         : {
             name,
             type: "s3",
@@ -234,6 +259,7 @@ function normalize(
             caFile: t.caFile,
             outageTimeoutSeconds: parseDuration(t.outageTimeout) ?? 300,
             password,
+            replicateTo: t.replicate?.to,
           },
     );
   }

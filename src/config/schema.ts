@@ -24,6 +24,8 @@ export const localTarget = z
     type: z.literal("local"),
     /** Directory holding one repository per host; default <state dir>/repositories/<target>. */
     path: z.string().startsWith("/", "must be an absolute path").optional(),
+    /** Copy every new snapshot to this other target (restic copy): the offsite copy. */
+    replicate: z.strictObject({ to: targetName }).optional(),
     /** A 0600 file with the repository password; generated when the first repository is created. */
     passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
     /** Or: the environment variable that holds the password. */
@@ -56,6 +58,8 @@ export const s3Target = z
     /** A PEM file with the CA that signed a private endpoint's certificate. */
     caFile: z.string().startsWith("/", "must be an absolute path").optional(),
     /** How long the storage may stop answering during a run before Lifeboat gives up (restic waits 15m). */
+    /** Copy every new snapshot to this other target (restic copy): the offsite copy. */
+    replicate: z.strictObject({ to: targetName }).optional(),
     outageTimeout: duration.default("5m"),
     passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
     passwordEnv: envVarName.optional(),
@@ -93,6 +97,8 @@ export const restTarget = z
     /** The certificate and key `vault serve` presents; default: made once under $LIFEBOAT_HOME/vault/<target>. */
     tlsCert: z.string().startsWith("/", "must be an absolute path").optional(),
     tlsKey: z.string().startsWith("/", "must be an absolute path").optional(),
+    /** Copy every new snapshot to this other target (restic copy): the offsite copy. */
+    replicate: z.strictObject({ to: targetName }).optional(),
     outageTimeout: duration.default("5m"),
     passwordFile: z.string().startsWith("/", "must be an absolute path").optional(),
     passwordEnv: envVarName.optional(),

@@ -52,6 +52,8 @@ export interface RecoveryPlan {
   rtoSeconds: number | undefined;
   rpoSeconds: number;
   resticVersion: string;
+  /** The storage target the data comes from: the host's own, or its offsite copy (`--from`). */
+  from?: string | undefined;
 }
 
 export interface PlanInputs {
@@ -195,6 +197,7 @@ export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
     mode: inputs.mode,
     provider: inputs.provider,
     machine,
+    from: inputs.noData ? undefined : policy.repository,
     snapshot: reference
       ? {
           id: reference.id,

@@ -8,7 +8,7 @@ import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { mailReport } from "../mail/notify.js";
-import { policyForHost } from "../policy/load.js";
+import { type Policy, policyForHost } from "../policy/load.js";
 import { openProvider } from "../provider/open.js";
 import type { RecoveryReport } from "../report/schema.js";
 import { type Runbook, requireRunbook } from "../runbook/load.js";
@@ -37,6 +37,8 @@ export interface RecoverOptions {
   noData?: boolean;
   /** Drill: keep the machine when the drill fails, for debugging. */
   keep?: boolean;
+  /** Restore from this target (the offsite copy) instead of the host's own; records stay in the host's catalog. */
+  from?: string | undefined;
   /** The runbook to run, when the caller has it: a stage's changed one, or the daemon's loaded one. */
   runbook?: Runbook | undefined;
   trigger?: "manual" | "schedule";
@@ -54,9 +56,23 @@ export type RecoverResult =
  * Plans (nothing exists yet: a wrong key or a missing snapshot fails here), then runs the phases inside one run
  * record. A failed or interrupted run throws RecoveryFailed with its report, after the record and the mail.
  */
+/** The target `--from` names: the host's own target's copy (or the host's own target, which changes nothing). */
+function copySource(config: LifeboatConfig, policy: Policy, from: string): string {
+  const replica = config.targets.get(policy.repository)?.replicateTo;
+  if (from === policy.repository || from === replica) return from;
+  throw new LifeboatError("USAGE", `${policy.host}'s snapshots are not copied to "${from}"`, {
+    hint: replica
+      ? `Its target ${policy.repository} copies to ${replica}: use --from ${replica}.`
+      : `Its target ${policy.repository} keeps no copy (replicate: { to: ... } in lifeboat.yaml).`,
+  });
+}
+
 export async function recoverHost(options: RecoverOptions): Promise<RecoverResult> {
   const { config, mode } = options;
-  const policy = await policyForHost(config, options.host);
+  const own = await policyForHost(config, options.host);
+  const home = own.repository;
+  // Everything about the data (plan, restore, the drill's storage endpoint) follows the source; records do not.
+  const policy = options.from ? { ...own, repository: copySource(config, own, options.from) } : own;
   const runbook = options.runbook ?? (await requireRunbook(config, policy));
   const runId = newRunId();
   const machine = machineName(mode, policy, runbook, runId);
@@ -100,7 +116,7 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
     await recordRun(
       {
         id: runId,
-        catalog: catalogFor(config, policy.repository),
+        catalog: catalogFor(config, home),
         host: policy.host,
         kind: mode,
         trigger: ctx.trigger,

@@ -14,6 +14,7 @@ export function planText(plan: RecoveryPlan): string {
   const lines = [
     `${plan.mode === "drill" ? "Drill" : plan.mode === "stage" ? "Stage" : "Recovery"} plan for ${plan.host}`,
     `  machine:  ${plan.provider}`,
+    ...(plan.from ? [`  data:     from target ${plan.from}`] : []),
   ];
   if (plan.snapshot) {
     const size =

@@ -17,6 +17,8 @@ export interface DigestRow {
   rpoSeconds: number;
   fresh: boolean;
   lastRunFailed: boolean;
+  /** The offsite copy's newest snapshot, when the target keeps one. */
+  copy: { target: string; newestAt: string | undefined; lastFailed: boolean } | undefined;
   /** Why the newest held snapshot is suspicious, until a person accepts it. */
   suspicious: string[] | undefined;
   lastDrill:
@@ -62,6 +64,11 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
       fresh: status.fresh,
       lastRunFailed: status.lastRun !== undefined && status.lastRun.outcome !== "succeeded",
       suspicious: status.suspicious?.reasons,
+      copy: status.copy && {
+        target: status.copy.target,
+        newestAt: status.copy.newestAt,
+        lastFailed: status.copy.lastFailed,
+      },
       lastDrill: last && {
         runId: last.runId,
         at: last.startedAt,
@@ -85,6 +92,7 @@ export async function buildDigest(config: LifeboatConfig, now = new Date()): Pro
         !r.fresh ||
         r.lastRunFailed ||
         r.suspicious !== undefined ||
+        r.copy?.lastFailed === true ||
         r.lastDrill?.verdict !== "passed" ||
         r.drift !== undefined ||
         (r.audit?.groups ?? 0) > 0,
@@ -101,6 +109,13 @@ function classification(r: DigestRow, now: string): string {
       : `audit ${age((Date.parse(now) - Date.parse(r.audit.at)) / 1000)}: clean`
     : "never audited";
   return `${audit}; ${r.drift ? `drift: ${r.drift}` : r.lastDrill ? "no drift" : "drift unknown"}`;
+}
+
+/** The copy's newest snapshot, in the same words as the host's own. */
+function copyText(r: DigestRow, now: string): string {
+  if (!r.copy) return "";
+  const at = r.copy.newestAt ? age((Date.parse(now) - Date.parse(r.copy.newestAt)) / 1000) : "never";
+  return `, in ${r.copy.target} ${at}${r.copy.lastFailed ? " (last copy FAILED)" : ""}`;
 }
 
 const age = (s: number | undefined): string => (s === undefined ? "never" : `${formatDuration(s)} ago`);
@@ -130,7 +145,7 @@ export function digestText(d: Digest): string {
       ? `last drill ${verdictWords(r.lastDrill)} ${age((Date.parse(d.generatedAt) - Date.parse(r.lastDrill.at)) / 1000)}, RTO ${formatDuration(r.lastDrill.rtoSeconds)}${r.lastDrill.rtoTargetSeconds ? `/${formatDuration(r.lastDrill.rtoTargetSeconds)}` : ""}`
       : "never drilled";
     lines.push(
-      `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)}); ${drill}; RTO trend ${trend(r.rtoTrend)}; ${classification(r, d.generatedAt)}`,
+      `${r.host}: ${state(r)}; last snapshot ${age(r.snapshotAgeSeconds)} (RPO ${formatDuration(r.rpoSeconds)})${copyText(r, d.generatedAt)}; ${drill}; RTO trend ${trend(r.rtoTrend)}; ${classification(r, d.generatedAt)}`,
     );
   }
   return lines.join("\n");

@@ -82,6 +82,36 @@ export interface ForgetOptions {
   dryRun: boolean;
 }
 
+/** The repository a copy reads from (restic's RESTIC_FROM_* variables). */
+export type CopySource = Pick<ResticRepository, "ctx">;
+
+/**
+ * The source repository's location and password as restic copy takes them. restic has one set of storage
+ * credentials for both: the source's count only where the destination has none (a vault's directory has none).
+ */
+function sourceEnv(source: CopySource, destination: Record<string, string>): Record<string, string> {
+  const { RESTIC_PASSWORD, RESTIC_PASSWORD_FILE, RESTIC_KEY_HINT, ...credentials } = source.ctx.secretEnv;
+  const missing = Object.fromEntries(Object.entries(credentials).filter(([k]) => !(k in destination)));
+  return {
+    ...missing,
+    RESTIC_FROM_REPOSITORY: source.ctx.repository,
+    ...(RESTIC_PASSWORD ? { RESTIC_FROM_PASSWORD: RESTIC_PASSWORD } : {}),
+    ...(RESTIC_PASSWORD_FILE ? { RESTIC_FROM_PASSWORD_FILE: RESTIC_PASSWORD_FILE } : {}),
+    ...(RESTIC_KEY_HINT ? { RESTIC_FROM_KEY_HINT: RESTIC_KEY_HINT } : {}),
+  };
+}
+
+/** The source's CA files: restic takes --cacert more than once, and one call reaches both repositories. */
+function sourceCaArgs(source: CopySource, destination: readonly string[]): string[] {
+  const args = source.ctx.globalArgs ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < args.length - 1; i++) {
+    const file = args[i + 1];
+    if (args[i] === "--cacert" && file && !destination.includes(file)) out.push("--cacert", file);
+  }
+  return out;
+}
+
 export class ResticRepository {
   constructor(readonly ctx: ResticContext) {}
 
@@ -141,10 +171,28 @@ export class ResticRepository {
     return id;
   }
 
-  async init(): Promise<{ id: string }> {
+  /** Copies `host`'s snapshots that this repository lacks from `source` (restic copy is idempotent). */
+  async copyFrom(source: CopySource, host: string): Promise<void> {
+    await this.lockAware(() =>
+      runRestic(this.ctx, "copy", {
+        args: [...sourceCaArgs(source, this.ctx.globalArgs ?? []), "--host", host],
+        env: sourceEnv(source, this.ctx.secretEnv),
+        secrets: source.ctx.secrets,
+        onLine: () => {},
+      }),
+    );
+  }
+
+  async init(chunkerFrom?: CopySource): Promise<{ id: string }> {
     let id = "";
     await runRestic(this.ctx, "init", {
-      args: [],
+      // A copy's repository takes its source's chunker parameters, so that copied data deduplicates.
+      args: chunkerFrom
+        ? [...sourceCaArgs(chunkerFrom, this.ctx.globalArgs ?? []), "--copy-chunker-params"]
+        : [],
+      ...(chunkerFrom
+        ? { env: sourceEnv(chunkerFrom, this.ctx.secretEnv), secrets: chunkerFrom.ctx.secrets }
+        : {}),
       onMessage: (m) => {
         if (m.message_type === "initialized" && typeof m.id === "string") id = m.id;
       },

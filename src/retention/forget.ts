@@ -7,7 +7,8 @@ import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost } from "../policy/load.js";
 import { assertNothingSuspicious } from "../snapshot/guard.js";
 import { LIFEBOAT_TAG } from "../snapshot/tags.js";
-import { openPolicyRepository } from "../storage/repository.js";
+import { replicaOf } from "../storage/replicate.js";
+import { openPolicyRepository, openRepository, repositoryExists } from "../storage/repository.js";
 
 export interface ForgetOptions {
   config: LifeboatConfig;
@@ -27,6 +28,8 @@ export interface ForgetOutcome {
   kept: Array<{ id: string; time: string }>;
   removed: Array<{ id: string; time: string }>;
   resticVersion: string;
+  /** The same rules applied to the offsite copy, when the target keeps one. */
+  copy?: { target: string; kept: number; removed: number } | undefined;
 }
 
 export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
@@ -40,7 +43,12 @@ export async function forget(options: ForgetOptions): Promise<ForgetOutcome> {
     () => applyRetention(options, policy),
     (o) => ({
       resticVersion: o.resticVersion,
-      details: { rules: o.rules, kept: o.kept.map((s) => s.id), removed: o.removed.map((s) => s.id) },
+      details: {
+        rules: o.rules,
+        kept: o.kept.map((s) => s.id),
+        removed: o.removed.map((s) => s.id),
+        ...(o.copy ? { copy: o.copy } : {}),
+      },
     }),
   );
 }
@@ -61,6 +69,30 @@ async function applyRetention(options: ForgetOptions, policy: Policy): Promise<F
   const brief = (s: { id: string; time: string }) => ({ id: s.id, time: s.time });
   const kept = groups.flatMap((g) => g.keep ?? []).map(brief);
   const removed = groups.flatMap((g) => g.remove ?? []).map(brief);
+  // The copy keeps by the same rules, or it would grow for ever; only once it exists.
+  const to = replicaOf(options.config, policy.repository);
+  let copy: ForgetOutcome["copy"];
+  if (to && (await repositoryExists(options.config, to, policy.host))) {
+    const replica = await openRepository({
+      config: options.config,
+      targetName: to,
+      host: policy.host,
+      logger: options.logger,
+      signal: options.signal,
+    });
+    const there = await replica.repo.forget({
+      host: policy.host,
+      tags: [LIFEBOAT_TAG],
+      keep: policy.retention,
+      prune: true,
+      dryRun,
+    });
+    copy = {
+      target: to,
+      kept: there.flatMap((g) => g.keep ?? []).length,
+      removed: there.flatMap((g) => g.remove ?? []).length,
+    };
+  }
   options.logger?.info(
     { host: policy.host, kept: kept.length, removed: removed.length, dryRun },
     "retention applied",
@@ -72,5 +104,6 @@ async function applyRetention(options: ForgetOptions, policy: Policy): Promise<F
     kept,
     removed,
     resticVersion: opened.resticVersion,
+    copy,
   };
 }

@@ -29,6 +29,10 @@ export interface HostStatus {
   fresh: boolean;
   lastRun: RunBrief | undefined;
   lastCheck: RunBrief | undefined;
+  /** The offsite copy, when the target keeps one: its newest snapshot, from the last copy that succeeded. */
+  copy:
+    | { target: string; newestAt: string | undefined; copiedAt: string | undefined; lastFailed: boolean }
+    | undefined;
   /** The newest snapshot the guard holds for a person (data deleted or encrypted?), until it is accepted. */
   suspicious: { snapshotId: string; at: string; reasons: string[] } | undefined;
   /** fresh, the last run did not fail, and no snapshot is suspicious. */
@@ -79,6 +83,22 @@ export async function hostStatus(
   }
   const check = await newestRecord(catalog, runs, (r) => r.kind === "check");
   const held = (await guardState(catalog, policy.host, runs)).pending[0];
+  const to = config.targets.get(policy.repository)?.replicateTo;
+  let copy: HostStatus["copy"];
+  if (to) {
+    const lastCopy = await newestRecord(catalog, runs, (r) => r.kind === "replicate");
+    const goodCopy =
+      lastCopy?.outcome === "succeeded"
+        ? lastCopy
+        : await newestRecord(catalog, runs, (r) => r.kind === "replicate" && r.outcome === "succeeded");
+    const newest = goodCopy?.details?.newest as { time?: unknown } | undefined;
+    copy = {
+      target: to,
+      newestAt: typeof newest?.time === "string" ? newest.time : undefined,
+      copiedAt: goodCopy?.finishedAt,
+      lastFailed: lastCopy !== undefined && lastCopy.outcome !== "succeeded",
+    };
+  }
   const suspicious = held?.record.snapshotId
     ? {
         snapshotId: held.record.snapshotId,
@@ -107,6 +127,7 @@ export async function hostStatus(
     fresh,
     lastRun,
     lastCheck: check ? brief(check) : undefined,
+    copy,
     suspicious,
     healthy: fresh && !suspicious && (lastRun === undefined || lastRun.outcome === "succeeded"),
   };

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { LifeboatConfig, RestTargetConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { findRestic } from "../restic/binary.js";
-import { ResticRepository } from "../restic/engine.js";
+import { type CopySource, ResticRepository } from "../restic/engine.js";
 import type { HostRestic } from "../restic/on-host.js";
 import { openBackend } from "./backend.js";
 import { ensureHostKey } from "./host-key.js";
@@ -37,6 +37,8 @@ export interface OpenOptions {
   prove?: boolean;
   /** Make sure the host's own key opens it (added when missing), for a host whose restic runs there. */
   hostKey?: boolean;
+  /** A new repository takes this one's chunker parameters: the copy of it that `replicate` keeps. */
+  copyOf?: CopySource | undefined;
 }
 
 export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
@@ -108,7 +110,7 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   });
   let created: OpenedRepository["created"];
   if (!exists) {
-    await admin.init();
+    await admin.init(options.copyOf);
     // Proof that the repository opens with this key: a second controller's init at the same moment would have
     // written another config, and nothing may be saved into a repository that cannot be read back.
     const keyId = (await admin.keys()).find((k) => k.current)?.id;
