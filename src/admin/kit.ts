@@ -8,6 +8,7 @@ import { resolvePassword } from "../storage/password.js";
 import { s3Location } from "../storage/s3-location.js";
 import { VERSION } from "../version.js";
 import { type SourceInfo, sourceInfo } from "./git.js";
+import { controllerIamPolicy, hostIamPolicy, type IamPolicy } from "./iam.js";
 
 export interface KitTarget {
   name: string;
@@ -16,6 +17,8 @@ export interface KitTarget {
   /** Present only with showSecrets. */
   secret?: string | undefined;
   hosts: Array<{ host: string; repository: string }>;
+  /** S3 targets: the IAM policy of the controller's key and of each host's own key. */
+  iam?: { controller: IamPolicy; hosts: Record<string, IamPolicy> } | undefined;
 }
 
 export interface Kit {
@@ -47,6 +50,17 @@ export async function buildKit(config: LifeboatConfig, showSecrets: boolean): Pr
           ? { source: "file", path: t.password.path }
           : { source: "env", variable: t.password.variable },
       secret,
+      iam:
+        t.type === "s3"
+          ? {
+              controller: controllerIamPolicy(t),
+              hosts: Object.fromEntries(
+                policies
+                  .filter((p) => p.repository === t.name && p.transport.kind !== "local")
+                  .map((p) => [p.host, hostIamPolicy(t, p.host)]),
+              ),
+            }
+          : undefined,
       hosts: policies
         .filter((p) => p.repository === t.name)
         .map((p) => ({
@@ -144,4 +158,22 @@ export function renderKit(kit: Kit): string {
     `   bin/lifeboat.js restore --host ${anyHost} --target /srv/restore`,
   );
   return lines.join("\n");
+}
+
+/** `kit --iam`: the S3 access policies, one JSON document per key, to paste into the storage's IAM. */
+export function renderIam(kit: Kit): string {
+  const lines: string[] = [];
+  for (const t of kit.targets) {
+    if (!t.iam) continue;
+    lines.push(
+      `# ${t.name}: the controller's key (everything under the prefix)`,
+      JSON.stringify(t.iam.controller, null, 2),
+    );
+    for (const [host, policy] of Object.entries(t.iam.hosts))
+      lines.push(
+        `# ${t.name}: ${host}'s own key (its repository only; no delete but its locks)`,
+        JSON.stringify(policy, null, 2),
+      );
+  }
+  return lines.length ? lines.join("\n") : "no S3 target: nothing to grant";
 }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { doctor } from "../admin/doctor.js";
 import { init } from "../admin/init.js";
-import { buildKit, renderKit } from "../admin/kit.js";
+import { buildKit, renderIam, renderKit } from "../admin/kit.js";
 import { ExitCode } from "../errors.js";
 import type { CommandRunner } from "./context.js";
 
@@ -43,11 +43,12 @@ export function registerAdmin(program: Command, run: CommandRunner): void {
       "--show-secrets",
       "include the repository passwords (print it straight to paper or a password manager)",
     )
-    .action((opts: { showSecrets?: boolean }) =>
+    .option("--iam", "print the S3 access policies: the controller's key, and each remote host's own key")
+    .action((opts: { showSecrets?: boolean; iam?: boolean }) =>
       run(async (ctx) => {
         const config = await ctx.loadConfig();
         const kit = await buildKit(config, opts.showSecrets ?? false);
-        ctx.print(kit, () => renderKit(kit));
+        ctx.print(kit, () => (opts.iam ? renderIam(kit) : renderKit(kit)));
       }),
     );
 

@@ -37,7 +37,13 @@ export interface Policy extends PolicyDefaults {
   auditPaths: string[];
   /** Paths whose production-only files a drill's drift comparison expects (no warning). */
   expectedDrift: string[];
+  /** The host's own S3 credentials (names of variables, or a profile), for its restic; undefined: the controller's. */
+  credentials: HostCredentials | undefined;
 }
+
+export type HostCredentials =
+  | { accessKeyIdEnv: string; secretAccessKeyEnv: string; sessionTokenEnv?: string | undefined }
+  | { profile: string };
 
 export interface PolicySet {
   policies: Policy[];
@@ -99,7 +105,7 @@ export async function loadPolicies(
     }
     if (parsed.success && own.length === 0 && !earlier) {
       const policy = normalizePolicy(parsed.data, file, config);
-      const reach = reachProblem(doc, policy, config);
+      const reach = reachProblem(doc, policy, config) ?? credentialsProblem(doc, policy, config);
       if (reach) problems.push(reach);
       else policies.push(policy);
     }
@@ -160,6 +166,23 @@ function policyProblems(doc: LocatedDocument, p: LenientPolicy, config: Lifeboat
     }
   }
   return problems;
+}
+
+/** A host's own S3 credentials only make sense where restic on the host uses them: an S3 target, remotely. */
+function credentialsProblem(
+  doc: LocatedDocument,
+  policy: Policy,
+  config: LifeboatConfig,
+): Problem | undefined {
+  if (!policy.credentials) return undefined;
+  const target = config.targets.get(policy.repository);
+  if (target?.type === "s3" && policy.transport.kind !== "local") return undefined;
+  return doc.problem(
+    ["credentials"],
+    target?.type !== "s3"
+      ? `these are S3 credentials, but target "${policy.repository}" is ${target?.type ?? "unknown"}`
+      : "these are for a restic on the host; with transport: local the controller's own are used",
+  );
 }
 
 /** restic runs on the host: a repository in a directory of this machine is out of its reach. */
@@ -225,6 +248,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     notify: p.notify,
     auditPaths: p.audit.paths.map(normalizePath),
     expectedDrift: p.drift.expected.map(normalizePath),
+    credentials: p.credentials,
   };
 }
 

@@ -60,6 +60,8 @@ const sshTransport = z.strictObject({
   ),
 });
 
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
 export const containerName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a container name or id");
@@ -127,6 +129,20 @@ export const policySchema = z.strictObject({
         }),
     )
     .default([]),
+  /**
+   * The S3 credentials this host's restic gets instead of the controller's: a key scoped to its own repository
+   * (`lifeboat kit --iam` prints its policy), from variables or a profile on the controller.
+   */
+  credentials: z
+    .union([
+      z.strictObject({
+        accessKeyIdEnv: envVarName,
+        secretAccessKeyEnv: envVarName,
+        sessionTokenEnv: envVarName.optional(),
+      }),
+      z.strictObject({ profile: z.string().min(1) }),
+    ])
+    .optional(),
   /** More recipients for this host's reports and alerts, beside lifeboat.yaml's mail.to. */
   notify: z.array(emailAddress).default([]),
   /** The host's runbook, relative to lifeboat.yaml's directory. */

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { LifeboatConfig, RestTargetConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
+import type { HostCredentials } from "../policy/load.js";
 import { findRestic } from "../restic/binary.js";
 import { type CopySource, ResticRepository } from "../restic/engine.js";
 import type { HostRestic } from "../restic/on-host.js";
@@ -39,6 +40,8 @@ export interface OpenOptions {
   hostKey?: boolean;
   /** A new repository takes this one's chunker parameters: the copy of it that `replicate` keeps. */
   copyOf?: CopySource | undefined;
+  /** S3 credentials of the host's own for its restic (onHost), instead of the controller's. */
+  hostCredentials?: HostCredentials | undefined;
 }
 
 export function targetOf(config: LifeboatConfig, name: string): TargetConfig {
@@ -152,7 +155,9 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
   const access =
     target.type === "rest"
       ? await vaultAccess(options.config, target, options.host, options.logger)
-      : undefined;
+      : target.type === "s3" && options.hostCredentials
+        ? await hostS3Access(options.hostCredentials, env)
+        : undefined;
   const repo = new ResticRepository({
     binary: binary.path,
     repository: way?.location ?? backend.location,
@@ -171,6 +176,49 @@ export async function openRepository(options: OpenOptions): Promise<OpenedReposi
     storageProbe: way?.probe ?? backend.probe,
   });
   return { ...opened, repo };
+}
+
+/** The host's own S3 key, read on the controller from the variables (or the profile) its policy names. */
+async function hostS3Access(
+  spec: HostCredentials,
+  env: NodeJS.ProcessEnv,
+): Promise<{ env: Record<string, string>; secrets: string[] }> {
+  let creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
+  if ("profile" in spec) {
+    const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
+    try {
+      creds = await defaultProvider({ profile: spec.profile, ignoreCache: true })();
+    } catch (err) {
+      throw new LifeboatError(
+        "CREDENTIALS_MISSING",
+        `the AWS profile ${spec.profile} gives no credentials: ${(err as Error).message}`,
+        { hint: "Define it in ~/.aws/credentials (or config) of the user Lifeboat runs as." },
+      );
+    }
+  } else {
+    const missing = [spec.accessKeyIdEnv, spec.secretAccessKeyEnv].filter((v) => !env[v]);
+    if (missing.length > 0)
+      throw new LifeboatError(
+        "CREDENTIALS_MISSING",
+        `the host's S3 credentials are not set: ${missing.join(", ")}`,
+        {
+          hint: "Export them for Lifeboat (the daemon's environment file), or remove credentials from the policy.",
+        },
+      );
+    creds = {
+      accessKeyId: env[spec.accessKeyIdEnv] ?? "",
+      secretAccessKey: env[spec.secretAccessKeyEnv] ?? "",
+      sessionToken: spec.sessionTokenEnv ? env[spec.sessionTokenEnv] : undefined,
+    };
+  }
+  return {
+    env: {
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+      ...(creds.sessionToken ? { AWS_SESSION_TOKEN: creds.sessionToken } : {}),
+    },
+    secrets: [creds.secretAccessKey, ...(creds.sessionToken ? [creds.sessionToken] : [])],
+  };
 }
 
 /** The host's vault login, made (and awaited until the server knows it) on first use. */
@@ -193,7 +241,7 @@ async function vaultAccess(
 /** A policy's repository on its target: the common case of openRepository. */
 export function openPolicyRepository(
   config: LifeboatConfig,
-  policy: { host: string; repository: string },
+  policy: { host: string; repository: string; credentials?: HostCredentials | undefined },
   options: {
     create?: boolean;
     logger?: Logger | undefined;
@@ -202,5 +250,11 @@ export function openPolicyRepository(
     prove?: boolean;
   } = {},
 ): Promise<OpenedRepository> {
-  return openRepository({ config, targetName: policy.repository, host: policy.host, ...options });
+  return openRepository({
+    config,
+    targetName: policy.repository,
+    host: policy.host,
+    hostCredentials: policy.credentials,
+    ...options,
+  });
 }

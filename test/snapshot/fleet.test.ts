@@ -165,10 +165,18 @@ test("each host's restic gets its own key only: the target's key never reaches a
   const password = `pw-${randomBytes(12).toString("hex")}`;
   await ws.useFleetS3(s3);
   await writeFleetPolicies(ws);
+  // web1 also has S3 credentials of its own (a key scoped by `kit --iam`); db1 gets the controller's.
+  // (The test server checks no signature: another secret with the same key id is accepted.)
+  const web1Secret = `web1-${randomBytes(12).toString("hex")}`;
+  await ws.writePolicy(
+    "web1.yaml",
+    (await readFile(path.join(ws.policiesDir, "web1.yaml"), "utf8")) +
+      "credentials: { accessKeyIdEnv: WEB1_AK, secretAccessKeyEnv: WEB1_SK }\n",
+  );
   await ws.writeConfig(
     (await readFile(ws.configFile, "utf8")).replace("caFile:", "passwordEnv: REPO_PW\n    caFile:"),
   );
-  const env = { ...ws.env, REPO_PW: password };
+  const env = { ...ws.env, REPO_PW: password, WEB1_AK: s3.accessKeyId, WEB1_SK: web1Secret };
   const run = startCli(["snapshot", "--all"], env);
   // The hosts' processes are this machine's processes too: their environments can be read here.
   const environs = await environsDuring(run, /\/var\/tmp\/lifeboat\.\w+\/restic (backup|cat|key|snapshots)/);
@@ -184,6 +192,11 @@ test("each host's restic gets its own key only: the target's key never reaches a
   const prefix = `/t-${path.basename(ws.root)}/`;
   const given = environs.filter((v) => v.RESTIC_REPOSITORY?.includes(prefix)).map((v) => v.RESTIC_PASSWORD);
   expect(new Set(given)).toEqual(new Set([web1Key, db1Key]));
+  const mine = environs.filter((v) => v.RESTIC_REPOSITORY?.includes(prefix));
+  const secretsOf = (key: string) =>
+    new Set(mine.filter((v) => v.RESTIC_PASSWORD === key).map((v) => v.AWS_SECRET_ACCESS_KEY));
+  expect(secretsOf(web1Key)).toEqual(new Set([web1Secret]));
+  expect(secretsOf(db1Key)).toEqual(new Set([s3.secretAccessKey]));
 
   // What an attacker on web1 holds: its key and the storage credentials. db1's repository stays shut.
   const target = (await ws.config(env)).targets.get("offsite");
