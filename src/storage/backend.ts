@@ -31,39 +31,17 @@ export interface RepositoryBackend {
 }
 
 export async function openBackend(target: TargetConfig, host: string): Promise<RepositoryBackend> {
-  if (target.type === "local") {
-    const location = path.join(target.path, host);
-    return {
-      location,
-      resticArgs: [],
-      caFile: undefined,
-      resticArgsWithCa: () => [],
-      secretEnv: {},
-      secrets: [],
-      exists: async () => existsSync(path.join(location, "config")),
-    };
-  }
+  if (target.type === "local") return directoryBackend(target.path, host);
   if (target.type === "rest") {
     // The controller reads the vault's directory itself; only hosts go through the append-only server.
-    const location = path.join(target.path, host);
     const { probeVault, vaultRepositoryUrl } = await import("./vault.js");
     return {
-      location,
-      resticArgs: [],
-      caFile: undefined,
-      resticArgsWithCa: () => [],
-      secretEnv: {},
-      secrets: [],
-      exists: async () => existsSync(path.join(location, "config")),
+      ...directoryBackend(target.path, host),
       onHost: {
         location: vaultRepositoryUrl(target, host),
         caFile: target.caFile,
         resticArgsWithCa: (caFile) => (caFile ? ["--cacert", caFile] : []),
-        probe: {
-          check: () => probeVault(target),
-          intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 100),
-          giveUpAfterMs: target.outageTimeoutSeconds * 1000,
-        },
+        probe: outageProbe(() => probeVault(target), target.outageTimeoutSeconds),
       },
     };
   }
@@ -84,11 +62,30 @@ export async function openBackend(target: TargetConfig, host: string): Promise<R
     },
     secrets: [secretAccessKey, ...(sessionToken ? [sessionToken] : [])],
     exists: () => s3ObjectExists(access, target, `${host}/config`),
-    probe: {
-      check: () => probeBucket(access, target),
-      // A tenth of the bound (at most 5 s): an outage is noticed within that of its start.
-      intervalMs: Math.min(5_000, target.outageTimeoutSeconds * 100),
-      giveUpAfterMs: target.outageTimeoutSeconds * 1000,
-    },
+    probe: outageProbe(() => probeBucket(access, target), target.outageTimeoutSeconds),
+  };
+}
+
+/** A repository in a directory of this machine: no credentials, existence is its config file. */
+function directoryBackend(dir: string, host: string): RepositoryBackend {
+  const location = path.join(dir, host);
+  return {
+    location,
+    resticArgs: [],
+    caFile: undefined,
+    resticArgsWithCa: () => [],
+    secretEnv: {},
+    secrets: [],
+    exists: async () => existsSync(path.join(location, "config")),
+  };
+}
+
+/** The watch over remote storage during a run, bounded by the target's outageTimeout. */
+function outageProbe(check: () => Promise<void>, outageTimeoutSeconds: number): StorageProbe {
+  return {
+    check,
+    // A tenth of the bound (at most 5 s): an outage is noticed within that of its start.
+    intervalMs: Math.min(5_000, outageTimeoutSeconds * 100),
+    giveUpAfterMs: outageTimeoutSeconds * 1000,
   };
 }

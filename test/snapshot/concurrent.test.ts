@@ -3,9 +3,7 @@
 // at a time: the second says HOST_BUSY and records nothing; every repository opens and holds exactly what the
 // catalog says.
 import { expect, inject, vi } from "vitest";
-import { listRuns, readRecord } from "../../src/catalog/records.js";
-import { catalogFor } from "../../src/catalog/store.js";
-import { openRepository } from "../../src/storage/repository.js";
+import { snapshotsBothWays } from "../helpers/catalog.js";
 import { runCli } from "../helpers/cli.js";
 import { s3Env } from "../helpers/s3/start.js";
 import { test, type Workspace } from "../helpers/workspace.js";
@@ -36,20 +34,12 @@ async function pairsOfFirstSnapshots(ws: Workspace, target: string): Promise<voi
   expect(outcomes.filter((c) => c === 0).length).toBeGreaterThanOrEqual(PAIRS);
 
   const config = await ws.config();
-  const catalog = catalogFor(config, target);
   for (let i = 0; i < PAIRS; i++) {
     const host = `h${i}`;
-    const succeeded: string[] = [];
-    for (const run of await listRuns(catalog, host)) {
-      const record = run.endKey ? await readRecord(catalog, run.endKey) : undefined;
-      if (record?.kind === "snapshot" && record.outcome === "succeeded" && record.snapshotId)
-        succeeded.push(record.snapshotId);
-    }
     // The repository opens, and holds exactly the snapshots the catalog says succeeded.
-    const { repo } = await openRepository({ config, targetName: target, host });
-    const listed = (await repo.snapshots({ host })).map((s) => s.id);
-    expect(listed.sort(), host).toEqual(succeeded.sort());
-    expect(listed.length).toBeGreaterThan(0);
+    const both = await snapshotsBothWays(config, target, host);
+    expect(both.repository, host).toEqual(both.catalog);
+    expect(both.repository.length).toBeGreaterThan(0);
   }
 }
 

@@ -3,9 +3,8 @@
 // the other is HOST_BUSY naming the other controller, and every repository holds what the catalog says.
 import path from "node:path";
 import { expect, inject, vi } from "vitest";
-import { listRuns, readRecord } from "../../src/catalog/records.js";
 import { catalogFor } from "../../src/catalog/store.js";
-import { openRepository } from "../../src/storage/repository.js";
+import { snapshotsBothWays } from "../helpers/catalog.js";
 import { runCli } from "../helpers/cli.js";
 import { s3Config, s3Env } from "../helpers/s3/start.js";
 import { test, type Workspace } from "../helpers/workspace.js";
@@ -45,15 +44,9 @@ async function pairsOnTwoControllers(ws: Workspace, target: string): Promise<voi
   const catalog = catalogFor(config, target);
   for (let i = 0; i < PAIRS; i++) {
     const host = `h${i}`;
-    const succeeded: string[] = [];
-    for (const run of await listRuns(catalog, host)) {
-      const record = run.endKey ? await readRecord(catalog, run.endKey) : undefined;
-      if (record?.kind === "snapshot" && record.outcome === "succeeded" && record.snapshotId)
-        succeeded.push(record.snapshotId);
-    }
-    const { repo } = await openRepository({ config, targetName: target, host });
-    expect((await repo.snapshots({ host })).map((s) => s.id)).toEqual(succeeded);
-    expect(succeeded).toHaveLength(1);
+    const both = await snapshotsBothWays(config, target, host);
+    expect(both.repository).toEqual(both.catalog);
+    expect(both.catalog).toHaveLength(1);
     // No lease is left behind.
     expect(await catalog.list(`leases/${host}/`)).toEqual([]);
   }
