@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The disaster demo, end to end on this machine: two hosts (web1: nginx with user uploads and an app's
 # state; db1: PostgreSQL) are built from their runbooks as podman containers, get some data, and are
-# snapshotted into S3-compatible storage. Then both are destroyed, recovered from code plus their data, checked,
-# and a drill proves web1's recovery again on an isolated throwaway machine.
+# snapshotted into the append-only vault (restic's REST server, served by `lifeboat vault serve`), with an
+# offsite copy in S3-compatible storage. An attacker on web1 then fails to delete web1's backups or read db1's.
+# Both hosts are destroyed, recovered from code plus their data, checked, and drills prove web1's recovery
+# again on an isolated throwaway machine, from the vault and from the offsite copy alone.
 #   LIFEBOAT_DEMO_DIR   where the demo's config, key, storage and reports live (default /var/tmp/lifeboat-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,34 +30,50 @@ done
 rm -rf "$demo"
 mkdir -p "$demo/s3"
 
-step "0. Object storage: an S3-compatible server (s3rver over HTTPS) at this machine's address"
-# Hosts run restic themselves and send their data straight to the storage, so it must be reachable from them.
+step "0. Storage: the vault on this controller, and an offsite copy in S3-compatible storage (s3rver, HTTPS)"
+# Hosts run restic themselves and send their data straight to the vault (and a new machine restores from either
+# store), so both must be reachable from them: this machine's address, not loopback.
 address=$(ip -4 route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
 export AWS_ACCESS_KEY_ID="AKDEMO$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
 export AWS_SECRET_ACCESS_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 S3_DIR="$demo/s3" S3_ACCESS_KEY="$AWS_ACCESS_KEY_ID" S3_SECRET_KEY="$AWS_SECRET_ACCESS_KEY" \
   S3_BUCKETS=lifeboat S3_ADDRESS=0.0.0.0 S3_CERT_IPS="$address" \
   "$node" "$repo/test/helpers/s3/server.cjs" > "$demo/s3/ready" 2> "$demo/s3/log" &
-s3pid=$!
-trap 'kill $s3pid 2>/dev/null || true' EXIT
+pids=$!
+trap 'kill $pids 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$demo/s3/ready" ] && break; sleep 0.1; done
 port=$("$node" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).port)' "$demo/s3/ready")
+vport=$("$node" -e 'const s = require("net").createServer().listen(0, () => { console.log(s.address().port); s.close(); })')
 cat > "$demo/lifeboat.yaml" <<YAML
-# The demo's settings: the example policies and runbooks of the repository, and the demo's object storage.
+# The demo's settings: the example policies and runbooks of the repository, the vault and its offsite copy.
 policies: $repo/policies
 runbooks: $repo/runbooks
 targets:
+  vault:
+    type: rest # restic's REST server, append-only: a host can add snapshots and nothing else
+    url: https://$address:$vport
+    path: $demo/vault
+    replicate: { to: offsite } # every new snapshot is copied there too
   offsite:
-    type: s3
+    type: s3 # the controller copies into it; a drill or recovery --from offsite restores from it
     endpoint: https://$address:$port
     bucket: lifeboat
     pathStyle: true
     caFile: $demo/s3/cert.pem
 defaults:
-  repository: offsite
+  repository: vault
 YAML
 export LIFEBOAT_CONFIG="$demo/lifeboat.yaml" LIFEBOAT_HOME="$demo/state"
-echo "https://$address:$port (bucket lifeboat); config: $LIFEBOAT_CONFIG"
+lifeboat vault serve > "$demo/vault.log" 2>&1 &
+pids="$pids $!"
+for i in $(seq 100); do
+  # (doctor exits non-zero until the hosts exist: read its output, not its status)
+  grep -q "$address:$vport answers" <<<"$(lifeboat --json doctor 2>/dev/null || true)" && break
+  [ "$i" -lt 100 ] || { cat "$demo/vault.log" >&2; echo "the vault did not start" >&2; exit 1; }
+  sleep 0.2
+done
+echo "vault: https://$address:$vport (served by lifeboat vault serve from $demo/vault)"
+echo "offsite: https://$address:$port (bucket lifeboat); config: $LIFEBOAT_CONFIG"
 
 step "1. Validate the example policies and runbooks"
 lifeboat validate
@@ -79,18 +97,48 @@ SQL
 on web1 'cd /srv/app/uploads && find . -type f ! -name .lifeboat-sentinel -exec sha256sum {} + | sort -k2' > "$demo/uploads.sha256"
 cat "$demo/uploads.sha256"
 
-step "4. The nightly snapshot: only the irreplaceable data (uploads, app state, the database dump)"
+step "4. The nightly snapshot: only the irreplaceable data (uploads, app state, the database dump), copied offsite"
 lifeboat --quiet snapshot --all
 lifeboat --quiet snapshots
+lifeboat --quiet status
 
-step "5. Disaster: web1 and db1 are gone"
+step "5. An attacker on web1: with everything web1's restic is given, try to destroy the backups"
+# What web1's restic receives for a snapshot: its own vault login, its own restic key, the vault's certificate.
+podman cp "$(command -v restic)" web1:/tmp/restic
+podman cp "$LIFEBOAT_HOME/vault/vault/cert.pem" web1:/tmp/vault.pem
+login=$(cat "$LIFEBOAT_HOME/keys/vault/vault/web1.login")
+attack() { # the secrets go through the environment (podman exec -e NAME), never a command line
+  RESTIC_REST_USERNAME=web1 RESTIC_REST_PASSWORD="$login" RESTIC_PASSWORD="$(cat "$LIFEBOAT_HOME/keys/hosts/web1.key")" \
+    podman exec -i -e RESTIC_REST_USERNAME -e RESTIC_REST_PASSWORD -e RESTIC_PASSWORD web1 \
+    /tmp/restic --cacert /tmp/vault.pem -r "rest:https://$address:$vport/$1/" "${@:2}"
+}
+snaps() { find "$demo/vault/web1/snapshots" -type f | wc -l; }
+before=$(snaps)
+snap=$(basename "$(find "$demo/vault/web1/snapshots" -type f | head -n 1)")
+echo "\$ restic forget --prune ${snap:0:8}   (web1's own repository)"
+attack web1 forget --prune "$snap" 2>&1 | tail -n 3 || true
+echo "\$ restic snapshots   (db1's repository)"
+attack db1 snapshots 2>&1 | tail -n 2 || true
+echo "\$ DELETE /web1/snapshots/${snap:0:8}   (raw HTTP with web1's login; web1 has no curl, so sent from here)"
+code=$(LOGIN="web1:$login" "$node" -e '
+  const [url, ca] = process.argv.slice(1);
+  const req = require("https").request(url, { method: "DELETE", ca: require("fs").readFileSync(ca), auth: process.env.LOGIN },
+    (res) => { console.log(res.statusCode); res.resume(); });
+  req.end();' "https://$address:$vport/web1/snapshots/$snap" "$LIFEBOAT_HOME/vault/vault/cert.pem")
+echo "HTTP $code"
+podman exec web1 rm -f /tmp/restic /tmp/vault.pem
+[ "$code" = 403 ] && [ "$(snaps)" -eq "$before" ] || { echo "the vault let web1 delete a snapshot" >&2; exit 1; }
+echo "web1's snapshots after the attack:"
+lifeboat --quiet snapshots --host web1
+
+step "6. Disaster: web1 and db1 are gone"
 podman rm -f --time 0 web1 db1
 
-step "6. Recover db1, then web1, from their runbooks and their data"
+step "7. Recover db1, then web1, from their runbooks and their data"
 lifeboat --quiet recover --host db1
 lifeboat --quiet recover --host web1
 
-step "7. What came back"
+step "8. What came back"
 on web1 'cd /srv/app/uploads && find . -type f ! -name .lifeboat-sentinel -exec sha256sum {} + | sort -k2' | diff "$demo/uploads.sha256" - &&
   echo "every upload is byte-identical (sha256)"
 echo "select count(*) || ' orders: ' || string_agg(item, ', ' order by id) from orders" |
@@ -98,9 +146,12 @@ echo "select count(*) || ' orders: ' || string_agg(item, ', ' order by id) from 
 web1=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web1)
 echo "http://$web1/guestbook.txt says: $("$node" -e 'fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t))' "http://$web1/guestbook.txt")"
 
-step "8. A drill: the same recovery on an isolated throwaway machine, removed afterwards"
+step "9. A drill: the same recovery on an isolated throwaway machine, removed afterwards"
 lifeboat --quiet drill --host web1
 
+step "10. The vault is gone too: a drill from the offsite copy alone"
+lifeboat --quiet drill --host web1 --from offsite
+
 echo
-echo "Demo finished. web1 and db1 run again as podman containers; the demo's storage, key and config are in $demo."
+echo "Demo finished. web1 and db1 run again as podman containers; the demo's vault, offsite storage, keys and config are in $demo."
 echo "Remove them with: podman rm -f web1 db1; rm -rf $demo"

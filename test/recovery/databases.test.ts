@@ -28,7 +28,7 @@ beforeAll(async () => {
   // The example db1, with the test's container name and image.
   const policy = (await readFile(path.join(REPO, "policies/db1.yaml"), "utf8"))
     .replace("transport: { container: db1 }", `transport: { container: ${pgName} }`)
-    .replace("repository: offsite\n", "");
+    .replace("repository: vault\n", "");
   await ws.writePolicy("db1.yaml", policy);
   await mkdir(path.join(ws.root, "runbooks"), { recursive: true });
   await writeFile(

@@ -30,7 +30,7 @@ const uploadsHash =
 async function exampleWeb1(ws: Workspace, runbookEdit: (yaml: string) => string = (y) => y): Promise<void> {
   const policy = (await readFile(path.join(REPO, "policies/web1.yaml"), "utf8"))
     .replace("transport: { container: web1 }", `transport: { container: ${name} }`)
-    .replace("repository: offsite\n", "");
+    .replace("repository: vault\n", "");
   await ws.writePolicy("web1.yaml", policy);
   await cp(path.join(REPO, "runbooks/files"), path.join(ws.root, "runbooks/files"), { recursive: true });
   const runbook = (await readFile(path.join(REPO, "runbooks/web1.yaml"), "utf8")).replace(
