@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { asLifeboatError, type LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type MalformedSink, readCatalogJson, warnMalformed } from "./read.js";
+import { ENTRY_BODY, indexKeys } from "./index-keys.js";
+import { type MalformedSink, parseCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
 
 export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage", "replicate"] as const;
@@ -39,7 +40,7 @@ export type RunFacts = Partial<
   Omit<RunRecord, "version" | "id" | "host" | "kind" | "phase" | "trigger" | "startedAt">
 >;
 
-export function runKey(r: Pick<RunRecord, "host" | "startedAt" | "id" | "kind" | "phase">): string {
+export function runKey(r: Pick<RunRecord, "host" | "startedAt" | "id" | "phase"> & { kind: string }): string {
   // Time first, so keys sort by start; the time's ':' and '.' are kept out of object names.
   const stamp = r.startedAt.replace(/:/g, "-").replace(".", "-");
   return `runs/${r.host}/${stamp}_${r.id}_${r.kind}.${r.phase}.json`;
@@ -98,10 +99,7 @@ export async function recordRun<T>(
     startedAt: new Date().toISOString(),
     lifeboatVersion: VERSION,
   };
-  await options.catalog.put(
-    runKey({ ...base, phase: "start" }),
-    JSON.stringify({ ...base, phase: "start", outcome: "running" }),
-  );
+  await putRecord(options.catalog, { ...base, phase: "start", outcome: "running" });
   const end = async (record: RunFacts): Promise<void> => {
     const full = {
       ...base,
@@ -111,7 +109,7 @@ export async function recordRun<T>(
       ...record,
     };
     try {
-      await options.catalog.put(runKey(full), JSON.stringify(full));
+      await putRecord(options.catalog, full);
     } catch (err) {
       // The run's own outcome stands; status will show this run as unfinished.
       options.logger?.error(
@@ -162,7 +160,17 @@ export async function recordSkipped(
     lifeboatVersion: VERSION,
     details: { reason: run.reason },
   };
+  await putRecord(catalog, record);
+}
+
+/** Writes a run record, then its index entries (a record the index does not name would never be found). */
+export async function putRecord(
+  catalog: CatalogStore,
+  record: Pick<RunRecord, "host" | "startedAt" | "id" | "kind" | "phase"> & { outcome?: string | undefined },
+): Promise<void> {
   await catalog.put(runKey(record), JSON.stringify(record));
+  const facts = { ...record, outcome: record.outcome ?? "failed" };
+  await Promise.all(indexKeys(facts).map((key) => catalog.put(key, ENTRY_BODY)));
 }
 
 export interface RunSummary {
@@ -170,6 +178,8 @@ export interface RunSummary {
   host: string;
   kind: string;
   startedAt: string;
+  /** The key of the start record (a skipped run has none). */
+  startKey: string | undefined;
   /** The key of the end record, or undefined for a run that never finished. */
   endKey: string | undefined;
 }
@@ -185,9 +195,11 @@ export async function listRuns(catalog: CatalogStore, host: string): Promise<Run
       host: k.host,
       kind: k.kind,
       startedAt: k.startedAt,
+      startKey: undefined,
       endKey: undefined,
     };
     if (k.phase === "end") run.endKey = key;
+    else run.startKey = key;
     runs.set(k.id, run);
   }
   return [...runs.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
@@ -202,27 +214,17 @@ export async function readRecord(
   key: string,
   sink?: MalformedSink,
 ): Promise<RunRecord | undefined> {
-  const record = await readCatalogJson(catalog, key, runRecordSchema, sink);
+  const text = await catalog.get(key);
+  return text === undefined ? undefined : recordFromText(key, text, sink);
+}
+
+/** `readRecord` of a record already fetched. */
+export function recordFromText(key: string, text: string, sink?: MalformedSink): RunRecord | undefined {
+  const record = parseCatalogJson(text, key, runRecordSchema, sink);
   const k = parseRunKey(key);
   if (record && (!k || k.host !== record.host || k.id !== record.id || k.kind !== record.kind)) {
     warnMalformed(sink, key, "its host, run id or kind differs from its key");
     return undefined;
   }
   return record;
-}
-
-/** The newest run (newest first) whose end record satisfies `accept`; unfinished runs are skipped. */
-export async function newestRecord(
-  catalog: CatalogStore,
-  runs: readonly RunSummary[],
-  accept: (r: RunRecord) => boolean,
-  sink?: MalformedSink,
-): Promise<RunRecord | undefined> {
-  for (let i = runs.length - 1; i >= 0; i--) {
-    const key = runs[i]?.endKey;
-    if (!key) continue;
-    const record = await readRecord(catalog, key, sink);
-    if (record && accept(record)) return record;
-  }
-  return undefined;
 }

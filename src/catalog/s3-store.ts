@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { S3TargetConfig } from "../config/load.js";
 import { openS3, storageError, withRenewal } from "../storage/s3.js";
-import { CATALOG_DIR, type CatalogStore } from "./types.js";
+import { CATALOG_DIR, type CatalogStore, type KeyPage } from "./types.js";
 
 export class S3CatalogStore implements CatalogStore {
   constructor(private readonly target: S3TargetConfig) {}
@@ -82,5 +82,26 @@ export class S3CatalogStore implements CatalogStore {
       throw storageError(err, this.target, "list the catalog");
     }
     return keys.sort();
+  }
+
+  async listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage> {
+    const access = await openS3(this.target);
+    const base = this.key("");
+    try {
+      const r = await withRenewal(access, (client) =>
+        client.send(
+          new ListObjectsV2Command({
+            Bucket: this.target.bucket,
+            Prefix: base + prefix,
+            MaxKeys: Math.min(1000, Math.max(1, page.limit)),
+            StartAfter: page.after === undefined ? undefined : base + page.after,
+          }),
+        ),
+      );
+      const keys = (r.Contents ?? []).flatMap((o) => (o.Key ? [o.Key.slice(base.length)] : []));
+      return { keys, more: r.IsTruncated === true };
+    } catch (err) {
+      throw storageError(err, this.target, "list the catalog");
+    }
   }
 }

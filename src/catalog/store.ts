@@ -5,9 +5,9 @@ import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from "node:
 import path from "node:path";
 import type { LifeboatConfig, TargetConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import { CATALOG_DIR, type CatalogStore } from "./types.js";
+import { CATALOG_DIR, type CatalogStore, type KeyPage } from "./types.js";
 
-export { CATALOG_DIR, type CatalogStore } from "./types.js";
+export { CATALOG_DIR, type CatalogStore, type KeyPage } from "./types.js";
 
 /** Where the spool keeps records that differ from the catalog's own under the same key. */
 const CONFLICTS = "conflicts";
@@ -69,6 +69,14 @@ class LocalCatalogStore implements CatalogStore {
       throw err;
     }
   }
+
+  // A directory listing costs the same for one key or all: the page is cut from it.
+  async listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage> {
+    const keys = await this.list(prefix);
+    const from = page.after === undefined ? 0 : keys.findIndex((k) => k > (page.after ?? ""));
+    const rest = from < 0 ? [] : keys.slice(from);
+    return { keys: rest.slice(0, page.limit), more: rest.length > page.limit };
+  }
 }
 
 /** Loads the S3 store (and the AWS SDK) on first use. */
@@ -87,6 +95,9 @@ class LazyCatalogStore implements CatalogStore {
   }
   async list(prefix: string): Promise<string[]> {
     return (await this.resolve()).list(prefix);
+  }
+  async listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage> {
+    return (await this.resolve()).listPage(prefix, page);
   }
   async remove(key: string): Promise<void> {
     return (await this.resolve()).remove(key);
@@ -159,6 +170,11 @@ class SpoolingCatalogStore implements CatalogStore {
     return this.inner.list(prefix);
   }
 
+  async listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage> {
+    await this.flush().catch(() => {});
+    return this.inner.listPage(prefix, page);
+  }
+
   // Never spooled: a removal that did not happen must fail where it was asked for.
   async remove(key: string): Promise<void> {
     return this.inner.remove(key);
@@ -173,6 +189,9 @@ export function openCatalog(target: TargetConfig, spoolDir?: string): CatalogSto
   return spoolDir ? new SpoolingCatalogStore(store, spoolDir) : store;
 }
 
+// One store per config and target, so what a store learns (that a host's history is indexed) is learnt once.
+const stores = new WeakMap<LifeboatConfig, Map<string, CatalogStore>>();
+
 /** The catalog of a target named in the config, with its spool under the state directory. */
 export function catalogFor(config: LifeboatConfig, targetName: string): CatalogStore {
   const target = config.targets.get(targetName);
@@ -181,5 +200,15 @@ export function catalogFor(config: LifeboatConfig, targetName: string): CatalogS
       "CONFIG_INVALID",
       `storage target "${targetName}" is not defined in lifeboat.yaml`,
     );
-  return openCatalog(target, path.join(config.stateDir, "spool", targetName));
+  let byTarget = stores.get(config);
+  if (!byTarget) {
+    byTarget = new Map();
+    stores.set(config, byTarget);
+  }
+  let store = byTarget.get(targetName);
+  if (!store) {
+    store = openCatalog(target, path.join(config.stateDir, "spool", targetName));
+    byTarget.set(targetName, store);
+  }
+  return store;
 }

@@ -9,6 +9,14 @@ export interface CatalogStore {
   get(key: string): Promise<string | undefined>;
   /** Every key under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** One page of the keys under `prefix`, sorted: at most `limit`, all after `after` (a full key). */
+  listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage>;
   /** Deletes an object (none there is fine). Only leases are ever removed; records are kept. */
   remove(key: string): Promise<void>;
+}
+
+export interface KeyPage {
+  keys: string[];
+  /** More keys follow the last one. */
+  more: boolean;
 }

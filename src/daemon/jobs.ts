@@ -1,7 +1,8 @@
 // The daemon's jobs, from the config, the policies and the runbooks: a snapshot (then retention) per policy on
 // its schedule, a repository check per host, a drill per runbook with a drill schedule, the weekly digest.
 import type { Logger } from "pino";
-import { listRuns, newestRecord, type RunKind, recordSkipped } from "../catalog/records.js";
+import { HostHistory } from "../catalog/history.js";
+import { type RunKind, recordSkipped } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError } from "../errors.js";
@@ -26,12 +27,8 @@ async function lastSucceeded(
   policy: Policy,
   kind: RunKind,
 ): Promise<Date | undefined> {
-  const catalog = catalogFor(config, policy.repository);
-  const record = await newestRecord(
-    catalog,
-    await listRuns(catalog, policy.host),
-    (r) => r.kind === kind && r.outcome === "succeeded",
-  );
+  const history = new HostHistory(catalogFor(config, policy.repository), policy.host);
+  const record = await history.newest(kind, { succeeded: true });
   return record ? new Date(record.startedAt) : undefined;
 }
 

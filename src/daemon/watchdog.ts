@@ -2,14 +2,14 @@
 // drills that did not run, become alerts (once each) and metrics; pending mail is retried.
 import cronParser from "cron-parser";
 import type { Logger } from "pino";
-import { listRuns, newestRecord } from "../catalog/records.js";
+import { HostHistory } from "../catalog/history.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { alertStaleHosts, mailAlert } from "../mail/notify.js";
 import { flushOutbox } from "../mail/outbox.js";
 import type { Policy } from "../policy/load.js";
 import type { Runbook } from "../runbook/load.js";
-import { hostStatus } from "../status/status.js";
+import { statusOf } from "../status/status.js";
 import type { DaemonMetrics } from "./metrics.js";
 
 /** A scheduled drill counts as missing once this long has passed since its time without one starting. */
@@ -28,7 +28,7 @@ export async function watchdogRound(
   now = new Date(),
 ): Promise<WatchdogResult> {
   const { config, metrics, logger } = ctx;
-  const statuses = await Promise.all(policies.map((p) => hostStatus(config, p, now)));
+  const statuses = await statusOf(config, policies, now);
   for (const s of statuses) metrics.hostStale(s.host, !s.fresh);
   const stale = statuses.filter((s) => !s.fresh).map((s) => s.host);
   if (stale.length)
@@ -44,12 +44,9 @@ export async function watchdogRound(
       .prev()
       .toDate();
     const catalog = catalogFor(config, policy.repository);
-    const last = await newestRecord(
-      catalog,
-      await listRuns(catalog, policy.host),
-      (r) => r.kind === "drill" && r.outcome !== "skipped",
-      logger,
-    );
+    const last = await new HostHistory(catalog, policy.host, logger).newest("drill", {
+      outcome: (o) => o !== "skipped",
+    });
     if (last && new Date(last.startedAt) >= due) continue;
     overdueDrills.push(policy.host);
     const marker = `mail/alerts/${policy.host}/drill-${due.toISOString().replace(/[:.]/g, "-")}.json`;

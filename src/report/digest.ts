@@ -1,10 +1,12 @@
 // The weekly digest: every host at a glance (last snapshot and its age against the RPO, last drill and its
 // verdict, the RTO of the last drills), in text and HTML. Built from the catalog alone.
+
+import pLimit from "p-limit";
 import { newestAudit } from "../audit/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { hasDrift } from "../drift/compare.js";
-import { requireValidPolicies } from "../policy/load.js";
-import { hostStatus } from "../status/status.js";
+import { type Policy, requireValidPolicies } from "../policy/load.js";
+import { HOSTS_AT_ONCE, hostStatus } from "../status/status.js";
 import { formatDuration } from "../util/duration.js";
 import { hostReports } from "./find.js";
 import { driftSummary, escapeHtml, verdictWords } from "./render.js";
@@ -47,45 +49,50 @@ export interface Digest {
 
 const TREND = 5;
 
+async function digestRow(config: LifeboatConfig, policy: Policy, now: Date): Promise<DigestRow> {
+  // The host's status, its newest drills and its newest audit: independent questions, asked together.
+  const [status, drills, audit] = await Promise.all([
+    hostStatus(config, policy, now),
+    hostReports(config, policy.host, TREND, ["drill"]),
+    newestAudit(config, policy),
+  ]);
+  const last = drills[0];
+  return {
+    host: policy.host,
+    lastSnapshotAt: status.lastGoodSnapshot?.at,
+    snapshotAgeSeconds: status.lastGoodSnapshot?.ageSeconds,
+    rpoSeconds: policy.rpoSeconds,
+    fresh: status.fresh,
+    lastRunFailed: status.lastRun !== undefined && status.lastRun.outcome !== "succeeded",
+    suspicious: status.suspicious?.reasons,
+    copy: status.copy && {
+      target: status.copy.target,
+      newestAt: status.copy.newestAt,
+      lastFailed: status.copy.lastFailed,
+    },
+    lastDrill: last && {
+      runId: last.runId,
+      at: last.startedAt,
+      verdict: last.verdict,
+      rtoSeconds: last.rto.seconds,
+      rtoTargetSeconds: last.rto.targetSeconds,
+    },
+    rtoTrend: drills.map((d) => d.rto.seconds).reverse(),
+    drift:
+      last?.drift && (hasDrift(last.drift) || !last.drift.compared) ? driftSummary(last.drift) : undefined,
+    audit: audit && {
+      at: audit.at,
+      groups: audit.groups.length,
+      files: audit.groups.reduce((n, g) => n + g.files, 0),
+    },
+  };
+}
+
 export async function buildDigest(config: LifeboatConfig, now = new Date()): Promise<Digest> {
-  const rows: DigestRow[] = [];
-  for (const policy of await requireValidPolicies(config)) {
-    const status = await hostStatus(config, policy, now);
-    const drills = (await hostReports(config, policy.host, 20))
-      .filter((r) => r.mode === "drill")
-      .slice(0, TREND);
-    const last = drills[0];
-    const audit = await newestAudit(config, policy);
-    rows.push({
-      host: policy.host,
-      lastSnapshotAt: status.lastGoodSnapshot?.at,
-      snapshotAgeSeconds: status.lastGoodSnapshot?.ageSeconds,
-      rpoSeconds: policy.rpoSeconds,
-      fresh: status.fresh,
-      lastRunFailed: status.lastRun !== undefined && status.lastRun.outcome !== "succeeded",
-      suspicious: status.suspicious?.reasons,
-      copy: status.copy && {
-        target: status.copy.target,
-        newestAt: status.copy.newestAt,
-        lastFailed: status.copy.lastFailed,
-      },
-      lastDrill: last && {
-        runId: last.runId,
-        at: last.startedAt,
-        verdict: last.verdict,
-        rtoSeconds: last.rto.seconds,
-        rtoTargetSeconds: last.rto.targetSeconds,
-      },
-      rtoTrend: drills.map((d) => d.rto.seconds).reverse(),
-      drift:
-        last?.drift && (hasDrift(last.drift) || !last.drift.compared) ? driftSummary(last.drift) : undefined,
-      audit: audit && {
-        at: audit.at,
-        groups: audit.groups.length,
-        files: audit.groups.reduce((n, g) => n + g.files, 0),
-      },
-    });
-  }
+  const limit = pLimit(HOSTS_AT_ONCE);
+  const rows = await Promise.all(
+    (await requireValidPolicies(config)).map((policy) => limit(() => digestRow(config, policy, now))),
+  );
   const attention = rows
     .filter(
       (r) =>

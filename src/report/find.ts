@@ -1,30 +1,53 @@
-// Reports from the catalog: the newest recovery or drill of a host, or one run by id.
-import { listRuns, readRecord } from "../catalog/records.js";
+// Reports from the catalog: the newest recoveries or drills of a host, or one run by id.
+import { HostHistory } from "../catalog/history.js";
+import type { RunRecord } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
 import { policyForHost, requireValidPolicies } from "../policy/load.js";
 import { type RecoveryReport, recoveryReportSchema } from "./schema.js";
 
-/** Newest first: every recovery and drill report of a host that the catalog holds (`limit` at most). */
+type ReportKind = "drill" | "recovery";
+
+const reportOf = (record: RunRecord | undefined): RecoveryReport | undefined => {
+  const parsed = recoveryReportSchema.safeParse(record?.details?.report);
+  return parsed.success ? parsed.data : undefined;
+};
+
+async function historyOf(config: LifeboatConfig, host: string): Promise<HostHistory> {
+  const policy = await policyForHost(config, host);
+  return new HostHistory(catalogFor(config, policy.repository), policy.host);
+}
+
+/** Newest first: the newest `limit` reports of a host's runs of `kinds`; only those records are read. */
 export async function hostReports(
   config: LifeboatConfig,
   host: string,
-  limit = Number.POSITIVE_INFINITY,
+  limit: number,
+  kinds: readonly ReportKind[] = ["drill", "recovery"],
 ): Promise<RecoveryReport[]> {
-  const policy = await policyForHost(config, host);
-  const catalog = catalogFor(config, policy.repository);
-  const runs = (await listRuns(catalog, policy.host)).filter(
-    (r) => (r.kind === "drill" || r.kind === "recovery") && r.endKey,
+  const history = await historyOf(config, host);
+  const each = await Promise.all(
+    kinds.map((kind) => history.newestN(kind, limit, { where: (r) => reportOf(r) !== undefined })),
   );
-  const reports: RecoveryReport[] = [];
-  for (const run of runs.reverse()) {
-    if (reports.length >= limit) break;
-    const record = run.endKey ? await readRecord(catalog, run.endKey) : undefined;
-    const parsed = recoveryReportSchema.safeParse(record?.details?.report);
-    if (parsed.success) reports.push(parsed.data);
-  }
-  return reports;
+  return each
+    .flat()
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+    .slice(0, limit)
+    .flatMap((r) => reportOf(r) ?? []);
+}
+
+/** The report of run `runId` of `host`: found by the index's keys, then one record read. */
+async function reportById(
+  config: LifeboatConfig,
+  host: string,
+  runId: string,
+): Promise<RecoveryReport | undefined> {
+  const history = await historyOf(config, host);
+  for (const kind of ["drill", "recovery"] as const)
+    for await (const entry of history.index(kind, { firstPage: 100 }))
+      if (entry.id === runId) return reportOf(await history.endRecord(entry));
+  return undefined;
 }
 
 /** The report of run `runId` (any host), or the newest of `host`. */
@@ -34,8 +57,9 @@ export async function findReport(
 ): Promise<RecoveryReport> {
   const hosts = options.host ? [options.host] : (await requireValidPolicies(config)).map((p) => p.host);
   for (const host of hosts) {
-    const reports = await hostReports(config, host, options.runId ? Number.POSITIVE_INFINITY : 1);
-    const found = options.runId ? reports.find((r) => r.runId === options.runId) : reports[0];
+    const found = options.runId
+      ? await reportById(config, host, options.runId)
+      : (await hostReports(config, host, 1))[0];
     if (found) return found;
   }
   throw new LifeboatError(

@@ -4,8 +4,9 @@
 // retention waits, an alert names the numbers, and status shows it until a person accepts it.
 import { hostname, userInfo } from "node:os";
 import { z } from "zod";
+import { HostHistory } from "../catalog/history.js";
 import { readCatalogJson } from "../catalog/read.js";
-import { listRuns, type RunRecord, type RunSummary, readRecord } from "../catalog/records.js";
+import type { RunRecord } from "../catalog/records.js";
 import type { CatalogStore } from "../catalog/types.js";
 import { LifeboatError } from "../errors.js";
 import type { Guard } from "../schema/common.js";
@@ -103,22 +104,18 @@ export interface GuardState {
   pending: Array<{ record: RunRecord; suspicion: Suspicion }>;
 }
 
-/** Walks the host's succeeded snapshots from the newest back to the first good (or accepted) one. */
-export async function guardState(
-  catalog: CatalogStore,
-  host: string,
-  runs?: readonly RunSummary[],
-): Promise<GuardState> {
-  const all = runs ?? (await listRuns(catalog, host));
-  const accepted = await acceptedIds(catalog, host);
+/**
+ * Walks the host's succeeded snapshots from the newest back to the first good (or accepted) one. Acceptances
+ * are listed only when a suspicious snapshot is met: most hosts never have one.
+ */
+export async function guardState(history: HostHistory): Promise<GuardState> {
+  let accepted: Set<string> | undefined;
   const pending: GuardState["pending"] = [];
-  for (let i = all.length - 1; i >= 0; i--) {
-    const run = all[i];
-    if (!run?.endKey || run.kind !== "snapshot") continue;
-    const record = await readRecord(catalog, run.endKey);
-    if (record?.outcome !== "succeeded" || !record.snapshotId) continue;
+  for await (const record of history.ends("snapshot", { succeeded: true, firstPage: 2 })) {
+    if (!record.snapshotId) continue;
     const suspicion = suspicionOf(record);
-    if (suspicion && !accepted.has(record.snapshotId)) {
+    accepted ??= suspicion ? await acceptedIds(history.catalog, history.host) : undefined;
+    if (suspicion && !accepted?.has(record.snapshotId)) {
       pending.push({ record, suspicion });
       continue;
     }
@@ -138,7 +135,7 @@ export async function guardSnapshot(
   now: SavedFigures,
 ): Promise<Suspicion | undefined> {
   if (guard === false) return undefined;
-  const { baseline } = await guardState(catalog, host);
+  const { baseline } = await guardState(new HostHistory(catalog, host));
   if (!baseline) return undefined;
   const reasons = judge(guard, baseline.record, now);
   if (reasons.length === 0) return undefined;
@@ -162,7 +159,7 @@ export const acceptHint = (host: string, snapshotId: string): string =>
 
 /** Retention's check: refuses while a suspicious snapshot waits for a person. */
 export async function assertNothingSuspicious(catalog: CatalogStore, host: string): Promise<void> {
-  const newest = (await guardState(catalog, host)).pending[0];
+  const newest = (await guardState(new HostHistory(catalog, host))).pending[0];
   if (!newest?.record.snapshotId) return;
   throw new LifeboatError(
     "SNAPSHOT_SUSPICIOUS",
@@ -177,7 +174,7 @@ export async function acceptSnapshot(
   host: string,
   snapshot: string,
 ): Promise<{ snapshotId: string; suspicion: Suspicion }> {
-  const { pending } = await guardState(catalog, host);
+  const { pending } = await guardState(new HostHistory(catalog, host));
   const matches = pending.filter((p) => p.record.snapshotId?.startsWith(snapshot));
   const found = matches[0];
   if (snapshot.length < 8 || matches.length !== 1 || !found?.record.snapshotId) {

@@ -1,7 +1,7 @@
 // `lifeboat snapshots`: what each host's repository holds.
 
 import type { Logger } from "pino";
-import { listRuns, newestRecord } from "../catalog/records.js";
+import { HostHistory } from "../catalog/history.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
@@ -72,12 +72,9 @@ async function latestFromCatalog(
   host: string,
   targetName: string,
 ): Promise<SnapshotRow | undefined> {
-  const catalog = catalogFor(config, targetName);
-  const record = await newestRecord(
-    catalog,
-    await listRuns(catalog, host),
-    (r) => r.kind === "snapshot" && r.outcome === "succeeded",
-  );
+  const record = await new HostHistory(catalogFor(config, targetName), host).newest("snapshot", {
+    succeeded: true,
+  });
   if (!record?.snapshotId) return undefined;
   return {
     host,

@@ -1,7 +1,9 @@
 // `lifeboat status`: per host, what the catalog says. Nothing comes from local state, so a fresh controller
 // with the same config and credentials prints the same thing.
 
-import { listRuns, newestRecord, type RunRecord, readRecord } from "../catalog/records.js";
+import pLimit from "p-limit";
+import { HostHistory } from "../catalog/history.js";
+import type { RunRecord } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { type Policy, policyForHost, requireValidPolicies } from "../policy/load.js";
@@ -55,42 +57,32 @@ export async function hostStatus(
   policy: Policy,
   now = new Date(),
 ): Promise<HostStatus> {
-  const catalog = catalogFor(config, policy.repository);
-  const runs = await listRuns(catalog, policy.host);
-  const good = await newestRecord(catalog, runs, (r) => r.kind === "snapshot" && r.outcome === "succeeded");
-  // The newest run that really ran: a run the daemon skipped (its host was busy) says nothing about the host,
-  // and neither does a stage (a copy of it trying a change).
-  const own = runs.filter((r) => r.kind !== "stage");
-  let last = own.at(-1);
+  const history = new HostHistory(catalogFor(config, policy.repository), policy.host);
+  const to = config.targets.get(policy.repository)?.replicateTo;
+  // Each question is a short listing and a read, whatever the length of the history; asked side by side.
+  const [good, last, check, guard, lastCopy] = await Promise.all([
+    history.newest("snapshot", { succeeded: true }),
+    history.lastRun(),
+    history.newest("check"),
+    guardState(history),
+    to ? history.newest("replicate") : undefined,
+  ]);
   let lastRun: RunBrief | undefined;
-  for (let i = own.length - 1; i >= 0 && last?.endKey; i--) {
-    last = own[i];
-    const record = last?.endKey ? await readRecord(catalog, last.endKey) : undefined;
-    // Skipped runs say nothing, and neither does a record that could not be read (it was warned about).
-    if (!record || record.outcome === "skipped") continue;
-    lastRun = brief(record);
-    break;
-  }
-  if (!lastRun && last && !last.endKey) {
+  if (last?.record) lastRun = brief(last.record);
+  else if (last)
     lastRun = {
-      id: last.id,
-      kind: last.kind,
-      startedAt: last.startedAt,
+      id: last.entry.id,
+      kind: last.entry.kind,
+      startedAt: last.entry.startedAt,
       finishedAt: undefined,
       outcome: "unfinished",
       error: undefined,
     };
-  }
-  const check = await newestRecord(catalog, runs, (r) => r.kind === "check");
-  const held = (await guardState(catalog, policy.host, runs)).pending[0];
-  const to = config.targets.get(policy.repository)?.replicateTo;
+  const held = guard.pending[0];
   let copy: HostStatus["copy"];
   if (to) {
-    const lastCopy = await newestRecord(catalog, runs, (r) => r.kind === "replicate");
     const goodCopy =
-      lastCopy?.outcome === "succeeded"
-        ? lastCopy
-        : await newestRecord(catalog, runs, (r) => r.kind === "replicate" && r.outcome === "succeeded");
+      lastCopy?.outcome === "succeeded" ? lastCopy : await history.newest("replicate", { succeeded: true });
     const newest = goodCopy?.details?.newest as { time?: unknown } | undefined;
     copy = {
       target: to,
@@ -133,7 +125,20 @@ export async function hostStatus(
   };
 }
 
+/** Hosts asked about at once: each asks a handful of requests side by side, and storage has its limits. */
+export const HOSTS_AT_ONCE = 16;
+
+/** The status of each policy's host, `HOSTS_AT_ONCE` at a time, in the policies' order. */
+export function statusOf(
+  config: LifeboatConfig,
+  policies: readonly Policy[],
+  now = new Date(),
+): Promise<HostStatus[]> {
+  const limit = pLimit(HOSTS_AT_ONCE);
+  return Promise.all(policies.map((p) => limit(() => hostStatus(config, p, now))));
+}
+
 export async function status(config: LifeboatConfig, host?: string, now = new Date()): Promise<HostStatus[]> {
   const policies = host ? [await policyForHost(config, host)] : await requireValidPolicies(config);
-  return Promise.all(policies.map((p) => hostStatus(config, p, now)));
+  return statusOf(config, policies, now);
 }

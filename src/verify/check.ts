@@ -1,7 +1,8 @@
 // `lifeboat check`: restic check reading one slice of the data per run (--read-data-subset n/t), so the
 // whole repository is read over t runs. The next slice comes from the catalog: nothing local to lose.
 import type { Logger } from "pino";
-import { listRuns, newestRecord, recordRun } from "../catalog/records.js";
+import { HostHistory } from "../catalog/history.js";
+import { recordRun } from "../catalog/records.js";
 import { type CatalogStore, catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
 import { isLifeboatError, LifeboatError } from "../errors.js";
@@ -31,12 +32,9 @@ export interface CheckOutcome {
  * slice is read again until it passes, so damage keeps being reported until it is repaired.
  */
 export async function nextSlice(catalog: CatalogStore, host: string, slices: number): Promise<number> {
-  const runs = await listRuns(catalog, host);
-  const last = await newestRecord(
-    catalog,
-    runs,
-    (r) => r.kind === "check" && r.outcome !== "interrupted" && r.outcome !== "skipped",
-  );
+  const last = await new HostHistory(catalog, host).newest("check", {
+    outcome: (o) => o !== "interrupted" && o !== "skipped",
+  });
   const d = last?.details as { slice?: number; slices?: number } | undefined;
   if (!last || d?.slices !== slices || typeof d.slice !== "number") return 1;
   return last.outcome === "succeeded" ? (d.slice % slices) + 1 : d.slice;

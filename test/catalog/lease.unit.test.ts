@@ -49,6 +49,7 @@ function gatedList(inner: CatalogStore): { store: CatalogStore; open: () => void
       put: (k, b) => inner.put(k, b),
       get: (k) => inner.get(k),
       remove: (k) => inner.remove(k),
+      listPage: (p, page) => inner.listPage(p, page),
       list: async (p) => {
         arrived();
         await gate;

@@ -1,6 +1,8 @@
 import { readdir, rm } from "node:fs/promises";
+import pLimit from "p-limit";
 import { expect, inject } from "vitest";
-import { listRuns, readRecord } from "../../src/catalog/records.js";
+import { indexKeys } from "../../src/catalog/index-keys.js";
+import { listRuns, readRecord, runKey } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import type { HostStatus } from "../../src/status/status.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
@@ -140,7 +142,13 @@ test("a truncated or misplaced run record is skipped with a warning naming its k
   await writeWeb1(ws);
   const snap = await runCli(["snapshot", "--host", "web1"], ws.env);
   expect(snap.exitCode, snap.stderr).toBe(0);
-  const later = new Date(Date.now() + 60_000).toISOString().replace(/:/g, "-").replace(".", "-");
+  const when = new Date(Date.now() + 60_000).toISOString();
+  const later = when.replace(/:/g, "-").replace(".", "-");
+  // Whoever can write the bucket can write the index too: each record with the entries that point to it.
+  const entries = (id: string) =>
+    indexKeys({ host: "web1", startedAt: when, id, kind: "snapshot", phase: "end", outcome: "succeeded" });
+  for (const key of [...entries("aaaaaaaaaaaa"), ...entries("bbbbbbbbbbbb")])
+    await ws.plantInCatalog(key, "{}");
   const truncated = `runs/web1/${later}_aaaaaaaaaaaa_snapshot.end.json`;
   await ws.plantInCatalog(truncated, '{"version": 1, "id": "aaaaaaaaaaaa", "host": "web1", "outc');
   // Well formed, but another host's record under web1's key: it must not make web1 look fine or failed.
@@ -154,7 +162,7 @@ test("a truncated or misplaced run record is skipped with a warning naming its k
       kind: "snapshot",
       phase: "end",
       trigger: "manual",
-      startedAt: new Date().toISOString(),
+      startedAt: when,
       outcome: "failed",
       error: { code: "RESTIC_FAILED", message: "planted" },
       lifeboatVersion: "0",
@@ -165,4 +173,58 @@ test("a truncated or misplaced run record is skipped with a warning naming its k
   expect(jsonResult<HostStatus[]>(r)[0]).toMatchObject({ host: "web1", fresh: true, healthy: true });
   expect(r.stderr).toContain(`skipped a malformed catalog record ${truncated}: not JSON`);
   expect(r.stderr).toContain(`skipped a malformed catalog record ${misplaced}: its host, run id or kind`);
+});
+
+test("a host with more than 1,000 records on the S3 server: listed in pages, indexed once, status answers", async ({
+  ws,
+}) => {
+  await ws.useS3(s3);
+  await writeWeb1(ws);
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  });
+  const target = (await ws.config()).targets.get("offsite");
+  if (!target) throw new Error("no target");
+  const catalog = openCatalog(target);
+  // Four months of nightly snapshots and prunes as a version before the index wrote them: records only.
+  const day = 86_400_000;
+  const start = Date.now() - 299.5 * day;
+  const records = Array.from({ length: 600 }, (_, i) => {
+    const startedAt = new Date(start + i * (day / 2)).toISOString();
+    const kind = i % 2 === 0 ? "snapshot" : "prune";
+    const id = `c${String(i).padStart(11, "0")}`;
+    const common = {
+      version: 1,
+      id,
+      host: "web1",
+      kind,
+      trigger: "schedule",
+      startedAt,
+      lifeboatVersion: "0",
+    };
+    return [
+      { ...common, phase: "start", outcome: "running" },
+      {
+        ...common,
+        phase: "end",
+        outcome: "succeeded",
+        finishedAt: startedAt,
+        snapshotId: id.padEnd(64, "0"),
+      },
+    ] as const;
+  }).flat();
+  const limit = pLimit(16);
+  await Promise.all(records.map((r) => limit(() => catalog.put(runKey(r), JSON.stringify(r)))));
+  expect(await catalog.list("runs/web1/")).toHaveLength(1200);
+
+  const r = await runCli(["--json", "status"], ws.env);
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  const newest = records.at(-3); // the last snapshot's end: a prune follows it
+  expect(jsonResult<HostStatus[]>({ ...r, exitCode: 0 })[0]).toMatchObject({
+    host: "web1",
+    lastGoodSnapshot: { snapshotId: newest?.id.padEnd(64, "0") },
+    lastRun: { kind: "prune", outcome: "succeeded" },
+  });
+  expect(await catalog.get("newest/web1/indexed.json")).toBeDefined();
 });

@@ -3,8 +3,19 @@
 // S3_ADDRESS (default 127.0.0.1), S3_PORT (default 0 = any free port), S3_CERT_IPS (more addresses the
 // certificate names, comma list). Prints one JSON line when listening.
 const { execFileSync } = require("node:child_process");
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
+// s3rver makes its listing continuation tokens with single DES, which OpenSSL 3 refuses: every listing that
+// needs a second page answered HTTP 500. Triple DES with the key repeated has the same 8-byte blocks (and is
+// single DES in effect) and is in OpenSSL 3's default provider.
+for (const name of ["createCipheriv", "createDecipheriv"]) {
+  const original = crypto[name];
+  crypto[name] = (algorithm, key, iv, options) =>
+    algorithm === "des"
+      ? original("des-ede3-cbc", Buffer.concat([key, key, key]), iv, options)
+      : original(algorithm, key, iv, options);
+}
 const S3rver = require("s3rver");
 const AWSAccount = require("s3rver/lib/models/account");
 
