@@ -20,8 +20,9 @@ export async function startBenchS3(
   s3dir: string,
   credentials: { accessKey: string; secretKey: string; bucket: string },
   address = "127.0.0.1",
+  options: { keepData?: boolean; requestLog?: string } = {},
 ): Promise<BenchS3> {
-  rmSync(path.join(s3dir, "data"), { recursive: true, force: true });
+  if (!options.keepData) rmSync(path.join(s3dir, "data"), { recursive: true, force: true });
   const child = spawn(benchNode, [path.join(root, "test/helpers/s3/server.cjs")], {
     env: {
       ...process.env,
@@ -30,6 +31,7 @@ export async function startBenchS3(
       S3_SECRET_KEY: credentials.secretKey,
       S3_BUCKETS: credentials.bucket,
       S3_ADDRESS: address,
+      ...(options.requestLog ? { S3_REQUEST_LOG: options.requestLog } : {}),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -64,7 +64,8 @@ defaults:
   repository: vault
 YAML
 export LIFEBOAT_CONFIG="$demo/lifeboat.yaml" LIFEBOAT_HOME="$demo/state"
-lifeboat vault serve > "$demo/vault.log" 2>&1 &
+# Not through the shell function: $! must be Lifeboat itself, which stops its REST server when it is stopped.
+"$repo/bin/lifeboat.js" vault serve > "$demo/vault.log" 2>&1 &
 pids="$pids $!"
 for i in $(seq 100); do
   # (doctor exits non-zero until the hosts exist: read its output, not its status)

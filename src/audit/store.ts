@@ -1,6 +1,6 @@
 // Audits in the catalog: each one kept (audits/<host>/<time>.json), the newest read back by the digest.
 import { z } from "zod";
-import { ENTRY_BODY, INDEX, invertedStamp, stampTime } from "../catalog/index-keys.js";
+import { ENTRY_BODY, INDEX, invertedStamp, stampTime } from "../catalog/keys.js";
 import { readCatalogJson } from "../catalog/read.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
@@ -20,7 +20,7 @@ export async function recordAudit(
 }
 
 const auditKey = (host: string, at: string): string => `${prefix(host)}${at.replace(/[:.]/g, "-")}.json`;
-// The index (catalog/index-keys.ts): the newest audit is the first key, however many audits came before.
+// The index (catalog/keys.ts): the newest audit is the first key, however many audits came before.
 const newestPrefix = (host: string): string => `${INDEX}/${host}/audits/`;
 
 // What the digest reads of an audit; the rest of the record is kept for people.

@@ -1,4 +1,4 @@
-// A host's history read through the index (index-keys.ts): the newest runs of a kind, and the host's last run,
+// A host's history read through the index (keys.ts): the newest runs of a kind, and the host's last run,
 // each from a short listing and a read or two, however many records the host has. A catalog written before the
 // index is indexed once, the first time a question reaches the end of what the index holds.
 import pLimit from "p-limit";
@@ -12,7 +12,7 @@ import {
   ownPrefix,
   parseIndexKey,
   succeededPrefix,
-} from "./index-keys.js";
+} from "./keys.js";
 import { type MalformedSink, warnMalformed } from "./read.js";
 import { listRuns, type RunKind, type RunRecord, readRecord, recordFromText, runKey } from "./records.js";
 import type { CatalogStore } from "./types.js";

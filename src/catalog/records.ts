@@ -5,7 +5,10 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { asLifeboatError, type LifeboatError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { ENTRY_BODY, indexKeys } from "./index-keys.js";
+import { ENTRY_BODY, indexKeys, parseRunKey, runKey } from "./keys.js";
+
+export { parseRunKey, runKey } from "./keys.js";
+
 import { type MalformedSink, parseCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
 
@@ -39,29 +42,6 @@ export type RunRecord = z.infer<typeof runRecordSchema>;
 export type RunFacts = Partial<
   Omit<RunRecord, "version" | "id" | "host" | "kind" | "phase" | "trigger" | "startedAt">
 >;
-
-export function runKey(r: Pick<RunRecord, "host" | "startedAt" | "id" | "phase"> & { kind: string }): string {
-  // Time first, so keys sort by start; the time's ':' and '.' are kept out of object names.
-  const stamp = r.startedAt.replace(/:/g, "-").replace(".", "-");
-  return `runs/${r.host}/${stamp}_${r.id}_${r.kind}.${r.phase}.json`;
-}
-
-const keyPattern =
-  /^runs\/([^/]+)\/(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z_([a-z0-9]+)_([a-z]+)\.(start|end)\.json$/;
-
-export function parseRunKey(
-  key: string,
-): { host: string; startedAt: string; id: string; kind: string; phase: "start" | "end" } | undefined {
-  const m = keyPattern.exec(key);
-  if (!m) return undefined;
-  return {
-    host: m[1] ?? "",
-    startedAt: `${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`,
-    id: m[6] ?? "",
-    kind: m[7] ?? "",
-    phase: m[8] as "start" | "end",
-  };
-}
 
 /** A new run's id: made before the run starts, so that its plan and names can carry it. */
 export const newRunId = (): string => randomBytes(6).toString("hex");

@@ -15,11 +15,14 @@ import { snapshotAndRetain } from "../snapshot/and-retain.js";
 import { check } from "../verify/check.js";
 import type { DaemonMetrics } from "./metrics.js";
 import type { Job } from "./scheduler.js";
+import type { FleetView } from "./view.js";
 
 export interface JobContext {
   config: LifeboatConfig;
   metrics: DaemonMetrics;
   logger?: Logger | undefined;
+  /** Told of every run that ends, so the watchdog reads that host again. */
+  view?: FleetView | undefined;
 }
 
 async function lastSucceeded(
@@ -51,6 +54,8 @@ async function measured(
       (Date.now() - started) / 1000,
     );
     throw err;
+  } finally {
+    ctx.view?.touched(host);
   }
 }
 

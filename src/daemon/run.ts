@@ -14,7 +14,11 @@ import { resolveToken, startHttp } from "./http.js";
 import { buildJobs } from "./jobs.js";
 import { DaemonMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
+import { FleetView } from "./view.js";
 import { type WatchdogResult, watchdogRound } from "./watchdog.js";
+
+/** How long the daemon trusts what it knows of a host that none of its own runs touched. */
+const VIEW_REFRESH_SECONDS = 3600;
 
 interface Loaded {
   config: LifeboatConfig;
@@ -52,7 +56,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     retryDelaySeconds: current.config.daemon.retryDelaySeconds,
     logger,
   });
-  const jobsOf = (l: Loaded) => buildJobs({ config: l.config, metrics, logger }, l.policies, l.runbooks);
+  // What the daemon knows of its hosts, kept between watchdog rounds (see daemon/view.ts).
+  const view = new FleetView(VIEW_REFRESH_SECONDS);
+  const jobsOf = (l: Loaded) =>
+    buildJobs({ config: l.config, metrics, logger, view }, l.policies, l.runbooks);
   let jobs = jobsOf(current);
   scheduler.schedule(jobs);
 
@@ -112,7 +119,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     watchdogBusy = true;
     try {
       lastWatchdog = await watchdogRound(
-        { config: current.config, metrics, logger },
+        { config: current.config, metrics, logger, view },
         current.policies,
         current.runbooks,
       );

@@ -125,6 +125,19 @@ export async function hostStatus(
   };
 }
 
+/** The same status seen at another time: the snapshot's age, freshness and health follow the clock. */
+export function statusAt(s: HostStatus, now: Date): HostStatus {
+  const good = s.lastGoodSnapshot;
+  const ageSeconds = good ? Math.max(0, (now.getTime() - Date.parse(good.at)) / 1000) : undefined;
+  const fresh = ageSeconds !== undefined && ageSeconds <= s.rpoSeconds;
+  return {
+    ...s,
+    lastGoodSnapshot: good && ageSeconds !== undefined ? { ...good, ageSeconds } : undefined,
+    fresh,
+    healthy: fresh && !s.suspicious && (s.lastRun === undefined || s.lastRun.outcome === "succeeded"),
+  };
+}
+
 /** Hosts asked about at once: each asks a handful of requests side by side, and storage has its limits. */
 export const HOSTS_AT_ONCE = 16;
 

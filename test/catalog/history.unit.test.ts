@@ -1,11 +1,11 @@
-// The index of runs (catalog/index-keys.ts, catalog/history.ts): the newest of a kind and the last run from a
+// The index of runs (catalog/keys.ts, catalog/history.ts): the newest of a kind and the last run from a
 // bounded number of requests, however long the history; old catalogs indexed once; planted entries passed over.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
 import { HostHistory } from "../../src/catalog/history.js";
-import { indexedMarker } from "../../src/catalog/index-keys.js";
+import { indexedMarker } from "../../src/catalog/keys.js";
 import { putRecord, type RunKind, type RunRecord, recordRun, runKey } from "../../src/catalog/records.js";
 import { type CatalogStore, openCatalog } from "../../src/catalog/store.js";
 import type { LocalTargetConfig } from "../../src/config/load.js";

@@ -1,7 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import pLimit from "p-limit";
 import { expect, inject } from "vitest";
-import { indexKeys } from "../../src/catalog/index-keys.js";
+import { indexKeys } from "../../src/catalog/keys.js";
 import { listRuns, readRecord, runKey } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import type { HostStatus } from "../../src/status/status.js";

@@ -1,7 +1,8 @@
 // A real S3-compatible server (s3rver) over HTTPS, as its own process so tests can stop and start it.
 // Environment: S3_DIR (storage and certificate), S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKETS (comma list),
 // S3_ADDRESS (default 127.0.0.1), S3_PORT (default 0 = any free port), S3_CERT_IPS (more addresses the
-// certificate names, comma list). Prints one JSON line when listening.
+// certificate names, comma list), S3_REQUEST_LOG (a file that gets a line per request). Prints one JSON line
+// when listening.
 const { execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
@@ -73,6 +74,12 @@ const server = new S3rver({
     .map((name) => ({ name })),
 });
 server.run().then((address) => {
+  // S3_REQUEST_LOG: one line per request (method and path), so a benchmark can count what a command asked.
+  const log = process.env.S3_REQUEST_LOG;
+  if (log)
+    server.httpServer.on("request", (req) =>
+      fs.appendFileSync(log, `${req.method} ${req.url.split("?")[0]}\n`),
+    );
   process.stdout.write(`${JSON.stringify({ port: address.port, address: address.address, ca: certFile })}\n`);
 });
 for (const signal of ["SIGTERM", "SIGINT"])

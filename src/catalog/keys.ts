@@ -1,6 +1,7 @@
-// The catalog's index of runs: empty objects whose keys alone say a run's start (inverted, so that a listing
-// returns the newest first), id, kind and outcome. "The newest X of a host" is then one short listing and one
-// read, however long its history; the run records stay the one source of truth.
+// The catalog's keys. Run records: `runs/<host>/<start>_<id>_<kind>.<phase>.json`. The index of runs: empty
+// objects whose keys alone say a run's start (inverted, so that a listing returns the newest first), id, kind
+// and outcome. "The newest X of a host" is then one short listing and one read, however long its history; the
+// run records stay the one source of truth. No imports: the benchmarks write catalogs with these too.
 
 /** Everything the index holds lives under this prefix. */
 export const INDEX = "newest";
@@ -84,5 +85,35 @@ export function parseIndexKey(prefix: string, key: string, kind?: string): Index
     kind: m[4],
     phase: m[3] as "start" | "end",
     outcome: m[5],
+  };
+}
+
+/** A run record's key. */
+export function runKey(r: {
+  host: string;
+  startedAt: string;
+  id: string;
+  kind: string;
+  phase: "start" | "end";
+}): string {
+  // Time first, so keys sort by start; the time's ':' and '.' are kept out of object names.
+  const stamp = r.startedAt.replace(/:/g, "-").replace(".", "-");
+  return `runs/${r.host}/${stamp}_${r.id}_${r.kind}.${r.phase}.json`;
+}
+
+const keyPattern =
+  /^runs\/([^/]+)\/(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z_([a-z0-9]+)_([a-z]+)\.(start|end)\.json$/;
+
+export function parseRunKey(
+  key: string,
+): { host: string; startedAt: string; id: string; kind: string; phase: "start" | "end" } | undefined {
+  const m = keyPattern.exec(key);
+  if (!m) return undefined;
+  return {
+    host: m[1] ?? "",
+    startedAt: `${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`,
+    id: m[6] ?? "",
+    kind: m[7] ?? "",
+    phase: m[8] as "start" | "end",
   };
 }
