@@ -3,7 +3,7 @@
 // snapshot a month), on the S3 test server. Prints each command's time and the S3 requests it made, per size.
 // The history is written straight into the server's directory, in the catalog's real keys and records (what
 // putRecord writes: record, then index entries), because a million records through PUTs would take an hour.
-//   npm run bench:catalog     (BENCH_SIZES=1000,10000,100000,1000000  BENCH_HOSTS=50  BENCH_DIR)
+//   npm run bench:catalog     (BENCH_SIZES=1000,10000,100000,1000000  BENCH_HOSTS=50  BENCH_IDLE_SECONDS=30  BENCH_DIR)
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +20,7 @@ const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
 const secretKey = randomBytes(24).toString("base64url");
 const bucket = "lifeboat-test";
 const DAY = 86_400_000;
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 
 /** A drill's report as the recovery writes it (the digest must find one for every host, or the bench fails). */
 function drillReport(host: string, id: string, startedAt: string): unknown {
@@ -141,7 +142,10 @@ const requests = (): number => readFileSync(requestLog, "utf8").split("\n").filt
 interface Measured {
   seconds: number;
   requests: number;
+  /** Peak resident size. */
   rssMiB: number;
+  /** The daemon's resident size after it sat idle for IDLE_SECONDS. */
+  idleMiB?: number;
 }
 
 function measure(
@@ -189,7 +193,12 @@ async function daemonFirstRound(env: NodeJS.ProcessEnv, port: number): Promise<M
       spawnSync("pgrep", ["-P", String(daemon.pid)], { encoding: "utf8" }).stdout.trim() || daemon.pid;
     const status = readFileSync(`/proc/${child}/status`, "utf8");
     const rssKib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-    return { seconds, requests: requests(), rssMiB: rssKib / 1024 };
+    const counted = requests();
+    // Then idle for a while (no job is due for a year, the next round in an hour): what it keeps.
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const idle = readFileSync(`/proc/${child}/status`, "utf8");
+    const idleKib = Number(/VmRSS:\s+(\d+) kB/.exec(idle)?.[1] ?? 0);
+    return { seconds, requests: counted, rssMiB: rssKib / 1024, idleMiB: idleKib / 1024 };
   } finally {
     daemon.kill("SIGTERM");
     await new Promise((r) => daemon.once("exit", r));
@@ -236,7 +245,9 @@ for (const size of sizes) {
     });
     const round = await daemonFirstRound(env, daemonPort);
     const cell = (m: Measured) =>
-      `${m.seconds.toFixed(2)} s, ${m.requests} req, ${m.rssMiB.toFixed(0)} MiB`.padEnd(28);
+      `${m.seconds.toFixed(2)} s, ${m.requests} req, ${m.rssMiB.toFixed(0)} MiB${m.idleMiB ? ` (idle ${m.idleMiB.toFixed(0)})` : ""}`.padEnd(
+        28,
+      );
     rows.push(`${String(size).padStart(9)}  ${cell(status)} ${cell(digest)} ${cell(round)}`);
     process.stderr.write(`${rows.at(-1)}\n`);
   } finally {
