@@ -60,28 +60,14 @@ export class S3CatalogStore implements CatalogStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const access = await openS3(this.target);
-    const base = this.key("");
     const keys: string[] = [];
-    let token: string | undefined;
-    try {
-      do {
-        const r = await withRenewal(access, (client) =>
-          client.send(
-            new ListObjectsV2Command({
-              Bucket: this.target.bucket,
-              Prefix: base + prefix,
-              ContinuationToken: token,
-            }),
-          ),
-        );
-        for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
-        token = r.IsTruncated ? r.NextContinuationToken : undefined;
-      } while (token);
-    } catch (err) {
-      throw storageError(err, this.target, "list the catalog");
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.listPage(prefix, { limit: 1000, after });
+      keys.push(...page.keys);
+      after = page.keys.at(-1);
+      if (!page.more || after === undefined) return keys.sort();
     }
-    return keys.sort();
   }
 
   async listPage(prefix: string, page: { limit: number; after?: string | undefined }): Promise<KeyPage> {

@@ -180,13 +180,7 @@ test("a host with more than 1,000 records on the S3 server: listed in pages, ind
 }) => {
   await ws.useS3(s3);
   await writeWeb1(ws);
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  });
-  const target = (await ws.config()).targets.get("offsite");
-  if (!target) throw new Error("no target");
-  const catalog = openCatalog(target);
+  const catalog = await ws.catalog();
   // Four months of nightly snapshots and prunes as a version before the index wrote them: records only.
   const day = 86_400_000;
   const start = Date.now() - 299.5 * day;

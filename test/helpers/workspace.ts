@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test as base } from "vitest";
-import { openCatalog } from "../../src/catalog/store.js";
+import { type CatalogStore, openCatalog } from "../../src/catalog/store.js";
 import { type LifeboatConfig, loadConfig } from "../../src/config/load.js";
 import { type S3ServerInfo, s3Config, s3Env } from "./s3/start.js";
 
@@ -66,13 +66,18 @@ export class Workspace {
   }
 
   /** Writes an object into the default target's catalog, as anyone who can write to the bucket could. */
-  async plantInCatalog(key: string, body: string): Promise<void> {
+  /** The default target's catalog, opened in this process (with the workspace's S3 credentials). */
+  async catalog(): Promise<CatalogStore> {
     // In this process the SDK's credential chain reads process.env.
     if (this.s3) Object.assign(process.env, s3Env(this.s3));
     const config = await this.config();
     const target = config.targets.get(config.defaults.repository);
     if (!target) throw new Error("the workspace has no default target");
-    await openCatalog(target).put(key, body);
+    return openCatalog(target);
+  }
+
+  async plantInCatalog(key: string, body: string): Promise<void> {
+    await (await this.catalog()).put(key, body);
   }
 
   config(env: NodeJS.ProcessEnv = this.env): Promise<LifeboatConfig> {

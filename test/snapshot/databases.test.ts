@@ -5,7 +5,6 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, expect, inject, vi } from "vitest";
 import type { DoctorCheck } from "../../src/admin/doctor.js";
 import { listRuns, readRecord } from "../../src/catalog/records.js";
-import { openCatalog } from "../../src/catalog/store.js";
 import { loadPolicies } from "../../src/policy/load.js";
 import { loadDatabase, loadRoles } from "../../src/restore/load.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
@@ -189,13 +188,7 @@ test("a database whose password is not set fails the run with what to do; the ot
     code: "DUMP_FAILED",
     detail: expect.stringContaining("Access denied for user 'backup'"),
   });
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  });
-  const target = (await ws.config()).targets.get("offsite");
-  if (!target) throw new Error("no target");
-  const catalog = openCatalog(target);
+  const catalog = await ws.catalog();
   const last = (await listRuns(catalog, "db1")).at(-1);
   expect(await readRecord(catalog, last?.endKey ?? "")).toMatchObject({
     outcome: "failed",
