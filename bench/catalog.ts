@@ -1,15 +1,14 @@
 // bench/catalog: `status`, `digest` and one watchdog round against catalogs of 1k, 10k, 100k and 1M run records
 // (50 hosts: a nightly snapshot and its prune, a weekly check and a weekly drill with its report, one failed
 // snapshot a month), on the S3 test server. Prints each command's time and the S3 requests it made, per size.
-// The history is written straight into the server's directory, in the catalog's real keys and records (what
-// putRecord writes: record, then index entries), because a million records through PUTs would take an hour.
+// The history is written straight into the server's directory (bench/history.ts).
 //   npm run bench:catalog     (BENCH_SIZES=1000,10000,100000,1000000  BENCH_HOSTS=50  BENCH_IDLE_SECONDS=30  BENCH_DIR)
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
-import { indexedMarker, indexKeys, runKey } from "../src/catalog/keys.ts";
+import { writeHistory } from "./history.ts";
 import { benchEnv, benchNode, startBenchS3 } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -19,105 +18,7 @@ const hosts = Number(process.env.BENCH_HOSTS ?? 50);
 const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
 const secretKey = randomBytes(24).toString("base64url");
 const bucket = "lifeboat-test";
-const DAY = 86_400_000;
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
-
-/** A drill's report as the recovery writes it (the digest must find one for every host, or the bench fails). */
-function drillReport(host: string, id: string, startedAt: string): unknown {
-  return {
-    version: 2,
-    runId: id,
-    mode: "drill",
-    trigger: "schedule",
-    host,
-    verdict: "passed",
-    warnings: [],
-    withData: true,
-    startedAt,
-    finishedAt: startedAt,
-    machine: `${host}-drill-${id}`,
-    provider: "container",
-    dumps: [],
-    rpo: { targetSeconds: 86400, snapshotAgeSeconds: 3600, met: true, items: [] },
-    isolation: { enforced: true, detail: "nftables" },
-    rto: { targetSeconds: 900, seconds: 42, met: true },
-    phases: [{ name: "provision", status: "passed", seconds: 1 }],
-    steps: [],
-    checks: [],
-    cleanup: "removed",
-    resticVersion: "0.18.0",
-    lifeboatVersion: "0.1.0",
-  };
-}
-
-/** `records` run records (starts and ends) spread over `hosts` hosts, newest ending now. */
-function generate(catalogDir: string, records: number): void {
-  const perHost = Math.ceil(records / hosts);
-  // A day is 2 runs (snapshot, prune), 2 records each; once a week also a check and a drill.
-  const madeDirs = new Set<string>();
-  // The way s3rver keeps an object: its body in `<key>._S3rver_object` (the rest it makes when asked).
-  const put = (key: string, body: string) => {
-    const file = path.join(catalogDir, `${key}._S3rver_object`);
-    const d = path.dirname(file);
-    if (!madeDirs.has(d)) {
-      mkdirSync(d, { recursive: true });
-      madeDirs.add(d);
-    }
-    writeFileSync(file, body);
-  };
-  const now = Date.now();
-  for (let h = 0; h < hosts; h++) {
-    const host = `h${String(h).padStart(3, "0")}`;
-    let written = 0;
-    // From today back, so that every host's history ends now whatever its length.
-    for (let d = 0; written < perHost; d++) {
-      const base = now - d * DAY - DAY / 2 + h * 1000;
-      const runs: Array<[string, number]> = [
-        ["snapshot", 0],
-        ["prune", 60_000],
-      ];
-      if (d % 7 === 3) runs.push(["check", 3_600_000], ["drill", 7_200_000]);
-      for (const [kind, offset] of runs) {
-        const startedAt = new Date(base + offset).toISOString();
-        const id = randomBytes(6).toString("hex");
-        const failed = kind === "snapshot" && d % 30 === 17;
-        const common = {
-          version: 1,
-          id,
-          host,
-          kind,
-          trigger: "schedule",
-          startedAt,
-          lifeboatVersion: "0.1.0",
-        };
-        const start = { ...common, phase: "start", outcome: "running" } as const;
-        const end = {
-          ...common,
-          phase: "end",
-          finishedAt: new Date(base + offset + 30_000).toISOString(),
-          outcome: failed ? "failed" : "succeeded",
-          ...(failed ? { error: { code: "STORAGE_UNREACHABLE", message: "generated" } } : {}),
-          ...(kind === "snapshot" && !failed
-            ? {
-                snapshotId: randomBytes(32).toString("hex"),
-                totalFiles: 1200,
-                totalBytes: 5e8,
-                bytesAdded: 1e6,
-              }
-            : {}),
-          ...(kind === "check" ? { details: { slice: (d % 4) + 1, slices: 4 } } : {}),
-          ...(kind === "drill" ? { details: { report: drillReport(host, id, startedAt) } } : {}),
-        } as const;
-        for (const r of [start, end]) {
-          put(runKey(r), JSON.stringify(r));
-          for (const k of indexKeys(r)) put(k, "{}");
-        }
-        written += 2;
-      }
-    }
-    put(indexedMarker(host), '{"version":1}');
-  }
-}
 
 function writeConfig(port: number, ca: string, daemonPort: number): void {
   rmSync(path.join(dir, "policies"), { recursive: true, force: true });
@@ -221,7 +122,8 @@ for (const size of sizes) {
   const s3dir = path.join(dir, "s3");
   const catalogDir = path.join(s3dir, "data", bucket, "lifeboat", "_catalog");
   const genStart = Date.now();
-  generate(catalogDir, size);
+  const names = Array.from({ length: hosts }, (_, h) => `h${String(h).padStart(3, "0")}`);
+  writeHistory(catalogDir, names, Math.ceil(size / hosts));
   process.stderr.write(
     `${size} records for ${hosts} hosts written in ${((Date.now() - genStart) / 1000).toFixed(0)} s\n`,
   );

@@ -1,11 +1,15 @@
 // bench/daemon-soak: `lifeboat daemon` for a while with many policies on second-level schedules, against the
 // S3 test server. Prints the resident size, open file descriptors and child processes at start and end, and
 // checks that every scheduled tick is accounted for in the catalog (succeeded, or skipped while busy).
-//   npm run bench:daemon-soak     (BENCH_POLICIES=200, BENCH_MINUTES=10, BENCH_EVERY_SECONDS=60, BENCH_DIR)
+// BENCH_HISTORY_DAYS gives every host that many days of generated history first (bench/history.ts).
+//   npm run bench:daemon-soak     (BENCH_POLICIES=200, BENCH_MINUTES=10, BENCH_EVERY_SECONDS=60,
+//                                  BENCH_HISTORY_DAYS=0, BENCH_DIR)
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { runKey } from "../src/catalog/keys.ts";
+import { writeHistory } from "./history.ts";
 import { benchEnv, benchNode, startBenchS3 } from "./lib.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -13,13 +17,30 @@ const dir = process.env.BENCH_DIR ?? "/var/tmp/lifeboat-bench-soak";
 const policies = Number(process.env.BENCH_POLICIES ?? 200);
 const minutes = Number(process.env.BENCH_MINUTES ?? 10);
 const every = Number(process.env.BENCH_EVERY_SECONDS ?? 60);
+const historyDays = Number(process.env.BENCH_HISTORY_DAYS ?? 0);
 const accessKey = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
 const secretKey = randomBytes(24).toString("base64url");
 const bucket = "lifeboat-test";
 
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(path.join(dir, "policies"), { recursive: true });
-const s3 = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket });
+const hostNames = Array.from({ length: policies }, (_, i) => `h${i}`);
+const catalogDir = path.join(dir, "s3", "data", bucket, "lifeboat", "_catalog");
+let historyRecords = 0;
+if (historyDays > 0) {
+  // A day is a snapshot and a prune (two records each), a week also a check and a drill.
+  const perHost = Math.ceil(historyDays * (4 + 4 / 7));
+  const began = Date.now();
+  // Each host saves one file of 10 bytes (below): its history says the same, so the guard finds nothing odd.
+  writeHistory(catalogDir, hostNames, perHost, { files: 1, bytes: 10 });
+  historyRecords = perHost * policies;
+  process.stderr.write(
+    `${historyRecords} history records written in ${((Date.now() - began) / 1000).toFixed(0)} s\n`,
+  );
+}
+const s3 = await startBenchS3(path.join(dir, "s3"), { accessKey, secretKey, bucket }, "127.0.0.1", {
+  keepData: historyDays > 0,
+});
 const env = benchEnv(dir, { accessKey, secretKey });
 const configFile = path.join(dir, "lifeboat.yaml");
 writeFileSync(
@@ -40,7 +61,7 @@ daemon:
 for (let i = 0; i < policies; i++) {
   const data = path.join(dir, "data", `h${i}`);
   mkdirSync(data, { recursive: true });
-  writeFileSync(path.join(data, "file.txt"), `host ${i}\n`);
+  writeFileSync(path.join(data, "file.txt"), `host ${String(i).padStart(4, "0")}\n`);
   const second = i % 60;
   const schedule = every === 60 ? `${second} * * * * *` : `*/${every} * * * * *`;
   writeFileSync(
@@ -83,6 +104,7 @@ daemon.stderr?.on("data", (d: Buffer) => {
 });
 
 const pid = daemon.pid ?? 0;
+const soakBegan = Date.now();
 const rssMiB = () =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const fds = () => readdirSync(`/proc/${pid}/fd`).length;
@@ -112,17 +134,23 @@ daemon.kill("SIGTERM");
 const code = await new Promise<number | null>((r) => daemon.once("exit", (c) => r(c)));
 const afterStop = children();
 
-// Every run in the catalog, by outcome; and the ticks that fell inside the window.
-const catalogDir = path.join(dir, "s3", "data", bucket, "lifeboat", "_catalog", "runs");
+// Every run of the soak in the catalog (not the generated history before it), by outcome; and the ticks that
+// fell inside the window. Keys begin with the run's start, so they compare as strings.
+const since = path
+  .basename(
+    runKey({ host: "x", startedAt: new Date(soakBegan).toISOString(), id: "", kind: "", phase: "start" }),
+  )
+  .split("_")[0] as string;
+const runsDir = path.join(catalogDir, "runs");
 const outcomes = new Map<string, number>();
 let unfinished = 0;
-for (const host of readdirSync(catalogDir)) {
-  const files = readdirSync(path.join(catalogDir, host)).filter((f) => f.endsWith(".json._S3rver_object"));
-  const keys = files.map((f) => f.replace(/\._S3rver_object$/, ""));
+for (const host of readdirSync(runsDir)) {
+  const files = readdirSync(path.join(runsDir, host)).filter((f) => f.endsWith(".json._S3rver_object"));
+  const keys = files.map((f) => f.replace(/\._S3rver_object$/, "")).filter((k) => k >= since);
   const endIds = new Set(keys.filter((k) => k.endsWith(".end.json")).map((k) => k.split("_")[1]));
   for (const k of keys) if (k.endsWith(".start.json") && !endIds.has(k.split("_")[1])) unfinished++;
   for (const k of keys.filter((x) => x.endsWith("_snapshot.end.json"))) {
-    const record = JSON.parse(readFileSync(path.join(catalogDir, host, `${k}._S3rver_object`), "utf8"));
+    const record = JSON.parse(readFileSync(path.join(runsDir, host, `${k}._S3rver_object`), "utf8"));
     outcomes.set(record.outcome, (outcomes.get(record.outcome) ?? 0) + 1);
   }
 }
@@ -131,7 +159,8 @@ const expectedTicks = Math.floor(((stoppedAt - start.at + 20_000) / 1000 / every
 s3.child.kill("SIGTERM");
 
 console.log(
-  `daemon soak: ${policies} policies, one snapshot each every ${every}s, ${minutes} min, S3 test server, concurrency 4`,
+  `daemon soak: ${policies} policies, one snapshot each every ${every}s, ${minutes} min, S3 test server, concurrency 4, ` +
+    `${historyRecords ? `${historyDays} days of history (${historyRecords} records)` : "empty catalog"}`,
 );
 console.log(
   `start (after 20 s): rss ${start.rss.toFixed(1)} MiB, fds ${start.fds}, children ${start.children}, ${start.heap}`,
@@ -143,5 +172,9 @@ console.log(
 console.log(`after SIGTERM: exit ${code}, children left ${afterStop}`);
 console.log(
   `snapshot runs in the catalog: ${total} (${[...outcomes].map(([k, v]) => `${k} ${v}`).join(", ")}); unfinished records: ${unfinished}; ticks in the window ≈ ${expectedTicks} (+ ${policies} catch-ups at start)`,
+);
+const succeeded = outcomes.get("succeeded") ?? 0;
+console.log(
+  `succeeded runs per second: ${(succeeded / ((stoppedAt - soakBegan) / 1000)).toFixed(2)} (over ${((stoppedAt - soakBegan) / 60_000).toFixed(1)} min)`,
 );
 console.log(`errors logged: ${stderr.split("\n").filter((l) => l.includes('"level":50')).length}`);
