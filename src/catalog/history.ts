@@ -15,7 +15,7 @@ import {
 } from "./keys.js";
 import { type MalformedSink, warnMalformed } from "./read.js";
 import { listRuns, type RunKind, type RunRecord, readRecord, recordFromText, runKey } from "./records.js";
-import type { CatalogStore } from "./types.js";
+import type { CatalogStore, KeyPage } from "./types.js";
 
 /** Reads while indexing an old catalog, and while fetching the records a digest shows. */
 export const READ_CONCURRENCY = 8;
@@ -40,6 +40,8 @@ export interface LastRun {
 
 export class HostHistory {
   private readonly records = new Map<string, Promise<{ found: boolean; record: RunRecord | undefined }>>();
+  // Questions asked side by side often begin with the same page (status: newest good snapshot, the guard).
+  private readonly pages = new Map<string, Promise<KeyPage>>();
 
   constructor(
     readonly catalog: CatalogStore,
@@ -150,6 +152,14 @@ export class HostHistory {
     return undefined;
   }
 
+  /**
+   * The newest key among the host's own runs (starts and ends): any run started or ended later sorts before it,
+   * so an unchanged key means nothing was written since (one listing of one key).
+   */
+  async newestKey(): Promise<string | undefined> {
+    return (await this.catalog.listPage(ownPrefix(this.host), { limit: 1 })).keys[0];
+  }
+
   /** Index entries under `prefix`, newest first, in pages that grow; the old records are indexed at the end. */
   private async *entries(
     prefix: string,
@@ -161,7 +171,7 @@ export class HostHistory {
       let after: string | undefined;
       let limit = Math.max(1, firstPage);
       for (;;) {
-        const page = await this.catalog.listPage(prefix, { limit, after });
+        const page = await this.page(prefix, limit, after);
         for (const key of page.keys) {
           if (seen.has(key)) continue;
           seen.add(key);
@@ -175,7 +185,20 @@ export class HostHistory {
       }
       // The end of the index: the end of the history too, once the records from before the index are in it.
       if (!(await this.indexOldRecords())) return;
+      this.pages.clear();
     }
+  }
+
+  /** One listing, asked once per history (a failed one is asked again). */
+  private page(prefix: string, limit: number, after: string | undefined): Promise<KeyPage> {
+    const key = `${prefix}\n${limit}\n${after ?? ""}`;
+    let page = this.pages.get(key);
+    if (!page) {
+      page = this.catalog.listPage(prefix, { limit, after });
+      this.pages.set(key, page);
+      page.catch(() => this.pages.delete(key));
+    }
+    return page;
   }
 
   /** Indexes the host's records from before the index, once; true when this call added them. */

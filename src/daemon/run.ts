@@ -12,6 +12,7 @@ import { type Runbook, requireRunbook, runbookFileOf } from "../runbook/load.js"
 import { removeExpiredStages } from "../stage/stages.js";
 import { resolveToken, startHttp } from "./http.js";
 import { buildJobs } from "./jobs.js";
+import { releaseMemory } from "./memory.js";
 import { DaemonMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
 import { FleetView } from "./view.js";
@@ -36,6 +37,8 @@ async function load(loadConfig: () => Promise<LifeboatConfig>): Promise<Loaded> 
 }
 
 const WATCHDOG_REALERT_MS = 24 * 3600 * 1000;
+/** How long the scheduler must have been idle before the daemon gives back the memory its runs took. */
+const IDLE_RELEASE_MS = 10_000;
 
 export interface DaemonOptions {
   loadConfig: () => Promise<LifeboatConfig>;
@@ -48,6 +51,7 @@ export interface DaemonOptions {
 
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
+  let idleRelease: NodeJS.Timeout | undefined;
   let current = await load(options.loadConfig);
   const metrics = new DaemonMetrics();
   const scheduler = new Scheduler({
@@ -55,6 +59,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     retryWindowSeconds: current.config.daemon.retryWindowSeconds,
     retryDelaySeconds: current.config.daemon.retryDelaySeconds,
     logger,
+    onIdle: () => {
+      // Once the runs have stopped coming for a while, not after each of a burst of short ones.
+      clearTimeout(idleRelease);
+      idleRelease = setTimeout(() => scheduler.running === 0 && releaseMemory(), IDLE_RELEASE_MS).unref();
+    },
   });
   // What the daemon knows of its hosts, kept between watchdog rounds (see daemon/view.ts).
   const view = new FleetView(VIEW_REFRESH_SECONDS);
@@ -153,6 +162,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       );
     } finally {
       watchdogBusy = false;
+      // A round reads every host it does not know well enough: the memory it took is garbage now.
+      if (scheduler.running === 0) releaseMemory();
     }
   };
   const caughtUp = await scheduler.catchUp(jobs);
@@ -175,6 +186,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   } finally {
     process.off("SIGHUP", reload);
     clearInterval(timer);
+    clearTimeout(idleRelease);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     logger.info("daemon stopped");
   }

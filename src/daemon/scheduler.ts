@@ -32,6 +32,8 @@ export interface SchedulerOptions {
   retryWindowSeconds: number;
   retryDelaySeconds: number;
   logger?: Logger | undefined;
+  /** Called when the last running job ends (the daemon then gives back the memory the work took). */
+  onIdle?: (() => void) | undefined;
 }
 
 export class Scheduler {
@@ -99,6 +101,7 @@ export class Scheduler {
     const done = this.limit(() => this.runWithRetry(job)).finally(() => {
       if (job.host) this.busy.delete(job.host);
       this.inFlight.delete(done);
+      if (this.inFlight.size === 0 && !this.stopping) this.options.onIdle?.();
     });
     this.inFlight.add(done);
   }

@@ -1,7 +1,8 @@
 // What the daemon knows of each host, so that a watchdog round asks the catalog nothing about a host nothing
 // happened to: a host is read again after one of the daemon's own runs of it ended, when what it knows is older
 // than `refreshSeconds` (another controller, or a person's `lifeboat snapshot`, may have written since), and
-// before it is called stale (which may be news of such a run). Ages follow the clock without a read.
+// before it is called stale (which may be news of such a run: one listing of a key says whether anything was
+// written since the host was read). Ages follow the clock without a read.
 import pLimit from "p-limit";
 import { HostHistory } from "../catalog/history.js";
 import { catalogFor } from "../catalog/store.js";
@@ -14,13 +15,16 @@ interface Known {
   /** When the newest drill that ran started (a skipped one did not run). */
   lastDrillAt: string | undefined;
   readAt: number;
+  /** The newest key of the host's runs when it was read: a run anyone started or ended since comes before it. */
+  newestKey: string | undefined;
 }
 
 export class FleetView {
   private readonly known = new Map<string, Known>();
   private readonly touchedHosts = new Set<string>();
-  /** Hosts read from the catalog in the last round: what the round cost. */
+  /** Hosts read from the catalog in the last round, and stale ones only asked whether anything is new. */
   lastReads = 0;
+  lastProbes = 0;
 
   constructor(private readonly refreshSeconds: number) {}
 
@@ -41,19 +45,24 @@ export class FleetView {
   ): Promise<Array<Known & { policy: Policy }>> {
     const limit = pLimit(HOSTS_AT_ONCE);
     let reads = 0;
+    let probes = 0;
     const out = await Promise.all(
       policies.map((policy) =>
         limit(async () => {
           const cached = this.known.get(policy.host);
           const aged = cached && { ...cached, status: statusAt(cached.status, now) };
-          const fresh =
+          const current =
             aged &&
             !this.touchedHosts.has(policy.host) &&
             aged.status.target === policy.repository &&
             aged.status.rpoSeconds === policy.rpoSeconds &&
-            now.getTime() - aged.readAt < this.refreshSeconds * 1000 &&
-            aged.status.fresh;
-          if (fresh) return { ...aged, policy };
+            now.getTime() - aged.readAt < this.refreshSeconds * 1000;
+          if (current && aged.status.fresh) return { ...aged, policy };
+          if (current) {
+            // Stale as known: news only if someone wrote a run since (a listing of one key), else still stale.
+            probes++;
+            if ((await newestKey(config, policy)) === aged.newestKey) return { ...aged, policy };
+          }
           reads++;
           // Cleared before the read: a run ending during it marks the host again for the next round.
           this.touchedHosts.delete(policy.host);
@@ -67,15 +76,22 @@ export class FleetView {
     const current = new Set(policies.map((p) => p.host));
     for (const host of this.known.keys()) if (!current.has(host)) this.known.delete(host);
     this.lastReads = reads;
+    this.lastProbes = probes;
     return out;
   }
 }
 
+function newestKey(config: LifeboatConfig, policy: Policy): Promise<string | undefined> {
+  return new HostHistory(catalogFor(config, policy.repository), policy.host).newestKey();
+}
+
 async function readHost(config: LifeboatConfig, policy: Policy, now: Date, drilled: boolean): Promise<Known> {
   const history = new HostHistory(catalogFor(config, policy.repository), policy.host);
+  // First: a run written during the reads below then shows as news at the next round, never as nothing new.
+  const newest = await history.newestKey();
   const [status, drill] = await Promise.all([
     hostStatus(config, policy, now),
     drilled ? history.newest("drill", { outcome: (o) => o !== "skipped" }) : undefined,
   ]);
-  return { status, lastDrillAt: drill?.startedAt, readAt: now.getTime() };
+  return { status, lastDrillAt: drill?.startedAt, readAt: now.getTime(), newestKey: newest };
 }

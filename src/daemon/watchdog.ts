@@ -20,6 +20,8 @@ export interface WatchdogResult {
   overdueDrills: string[];
   /** Hosts read from the catalog this round (the others were known). */
   hostsRead: number;
+  /** Stale hosts known already, only asked whether anything was written since (one listing each). */
+  hostsProbed: number;
 }
 
 export async function watchdogRound(
@@ -77,5 +79,11 @@ export async function watchdogRound(
       await catalog.put(marker, JSON.stringify({ host: policy.host, due: due.toISOString(), delivery }));
   }
   await flushOutbox(config, logger);
-  return { at: now.toISOString(), stale, overdueDrills, hostsRead: view.lastReads };
+  return {
+    at: now.toISOString(),
+    stale,
+    overdueDrills,
+    hostsRead: view.lastReads,
+    hostsProbed: view.lastProbes,
+  };
 }

@@ -9,6 +9,7 @@ import { indexedMarker } from "../../src/catalog/keys.js";
 import { putRecord, type RunKind, type RunRecord, recordRun, runKey } from "../../src/catalog/records.js";
 import { type CatalogStore, openCatalog } from "../../src/catalog/store.js";
 import type { LocalTargetConfig } from "../../src/config/load.js";
+import { guardState } from "../../src/snapshot/guard.js";
 
 interface Counted extends CatalogStore {
   counts: { get: number; list: number; listPage: number; put: number };
@@ -111,6 +112,22 @@ test("a year of history: each question costs a few requests, a missing kind too"
   expect(catalog.counts.list).toBe(0);
   expect(catalog.counts.listPage).toBeLessThanOrEqual(8);
   expect(catalog.counts.get).toBeLessThanOrEqual(7);
+});
+
+test("questions asked side by side share their listing and their reads (status: newest good, the guard)", async () => {
+  const catalog = await countedCatalog();
+  await nightlyYear(catalog, { indexed: true });
+  await catalog.put(indexedMarker("web1"), '{"version":1}');
+  const history = new HostHistory(catalog, "web1");
+  catalog.counts.get = catalog.counts.listPage = 0;
+
+  const [good, guard] = await Promise.all([
+    history.newest("snapshot", { succeeded: true }),
+    guardState(history),
+  ]);
+  expect(good?.snapshotId).toBe("363".padStart(64, "a"));
+  expect(guard.baseline?.snapshotId).toBe(good?.snapshotId);
+  expect(catalog.counts).toMatchObject({ listPage: 1, get: 1 });
 });
 
 test("a catalog from before the index is indexed once, then answered from the index", async () => {

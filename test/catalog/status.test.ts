@@ -1,4 +1,5 @@
-import { readdir, rm } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
 import pLimit from "p-limit";
 import { expect, inject } from "vitest";
 import { indexKeys } from "../../src/catalog/keys.js";
@@ -6,6 +7,7 @@ import { listRuns, readRecord, runKey } from "../../src/catalog/records.js";
 import { openCatalog } from "../../src/catalog/store.js";
 import type { HostStatus } from "../../src/status/status.js";
 import { jsonResult, runCli, startCli } from "../helpers/cli.js";
+import { startS3Server } from "../helpers/s3/start.js";
 import { writeWeb1 } from "../helpers/web1.js";
 import { test } from "../helpers/workspace.js";
 
@@ -175,50 +177,66 @@ test("a truncated or misplaced run record is skipped with a warning naming its k
   expect(r.stderr).toContain(`skipped a malformed catalog record ${misplaced}: its host, run id or kind`);
 });
 
-test("a host with more than 1,000 records on the S3 server: listed in pages, indexed once, status answers", async ({
+test("a year of history on the S3 server: listed in pages, indexed once, then status from a few requests", async ({
   ws,
 }) => {
-  await ws.useS3(s3);
-  await writeWeb1(ws);
-  const catalog = await ws.catalog();
-  // Four months of nightly snapshots and prunes as a version before the index wrote them: records only.
-  const day = 86_400_000;
-  const start = Date.now() - 299.5 * day;
-  const records = Array.from({ length: 600 }, (_, i) => {
-    const startedAt = new Date(start + i * (day / 2)).toISOString();
-    const kind = i % 2 === 0 ? "snapshot" : "prune";
-    const id = `c${String(i).padStart(11, "0")}`;
-    const common = {
-      version: 1,
-      id,
-      host: "web1",
-      kind,
-      trigger: "schedule",
-      startedAt,
-      lifeboatVersion: "0",
-    };
-    return [
-      { ...common, phase: "start", outcome: "running" },
-      {
-        ...common,
-        phase: "end",
-        outcome: "succeeded",
-        finishedAt: startedAt,
-        snapshotId: id.padEnd(64, "0"),
-      },
-    ] as const;
-  }).flat();
-  const limit = pLimit(16);
-  await Promise.all(records.map((r) => limit(() => catalog.put(runKey(r), JSON.stringify(r)))));
-  expect(await catalog.list("runs/web1/")).toHaveLength(1200);
+  // A server of its own, so that the requests counted are this test's.
+  const requestLog = path.join(ws.root, "s3-requests.log");
+  const own = await startS3Server({ requestLog });
+  try {
+    await ws.useS3(own);
+    await writeWeb1(ws);
+    const catalog = await ws.catalog();
+    // A year of nightly snapshots and prunes, no check, as a version before the index wrote them: records only.
+    const day = 86_400_000;
+    const start = Date.now() - 364.75 * day;
+    const records = Array.from({ length: 730 }, (_, i) => {
+      const startedAt = new Date(start + i * (day / 2)).toISOString();
+      const kind = i % 2 === 0 ? "snapshot" : "prune";
+      const id = `c${String(i).padStart(11, "0")}`;
+      const common = {
+        version: 1,
+        id,
+        host: "web1",
+        kind,
+        trigger: "schedule",
+        startedAt,
+        lifeboatVersion: "0",
+      };
+      return [
+        { ...common, phase: "start", outcome: "running" },
+        {
+          ...common,
+          phase: "end",
+          outcome: "succeeded",
+          finishedAt: startedAt,
+          snapshotId: id.padEnd(64, "0"),
+        },
+      ] as const;
+    }).flat();
+    const limit = pLimit(16);
+    await Promise.all(records.map((r) => limit(() => catalog.put(runKey(r), JSON.stringify(r)))));
+    expect(await catalog.list("runs/web1/")).toHaveLength(1460);
 
-  const r = await runCli(["--json", "status"], ws.env);
-  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-  const newest = records.at(-3); // the last snapshot's end: a prune follows it
-  expect(jsonResult<HostStatus[]>({ ...r, exitCode: 0 })[0]).toMatchObject({
-    host: "web1",
-    lastGoodSnapshot: { snapshotId: newest?.id.padEnd(64, "0") },
-    lastRun: { kind: "prune", outcome: "succeeded" },
-  });
-  expect(await catalog.get("newest/web1/indexed.json")).toBeDefined();
+    const newest = records.at(-3); // the last snapshot's end: a prune follows it
+    const expected = {
+      host: "web1",
+      lastGoodSnapshot: { snapshotId: newest?.id.padEnd(64, "0") },
+      lastRun: { kind: "prune", outcome: "succeeded" },
+    };
+    // The first status indexes the old records (more than one page of them) and answers.
+    const first = await runCli(["--json", "status"], ws.env);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(jsonResult<HostStatus[]>(first)[0]).toMatchObject(expected);
+    expect(await catalog.get("newest/web1/indexed.json")).toBeDefined();
+
+    // From then on a handful of listings and reads, though the host has no check and 1,460 records.
+    await writeFile(requestLog, "");
+    const second = await runCli(["--json", "status"], ws.env);
+    expect(jsonResult<HostStatus[]>(second)[0]).toMatchObject(expected);
+    const requests = (await readFile(requestLog, "utf8")).split("\n").filter(Boolean);
+    expect(requests.length, requests.join("\n")).toBeLessThanOrEqual(8);
+  } finally {
+    await own.stop();
+  }
 });

@@ -31,7 +31,9 @@ async function snapshotAt(catalog: CatalogStore, host: string, at: Date): Promis
   } as Parameters<typeof putRecord>[1]);
 }
 
-test("a round reads only what it does not know: new, touched, too old, or stale hosts", async ({ ws }) => {
+test("a round reads only what it does not know: new, touched, too old, or stale hosts with news", async ({
+  ws,
+}) => {
   for (let i = 0; i < 5; i++)
     await ws.writePolicy(`h${i}.yaml`, `host: h${i}\nrpo: 1h\nirreplaceable: [/srv]\n`);
   const config = await ws.config();
@@ -54,20 +56,24 @@ test("a round reads only what it does not know: new, touched, too old, or stale 
   const first = await round(0);
   expect(first.stale).toEqual(["h4"]);
   expect(first.hostsRead).toBe(5);
-  // Nothing happened: only the stale host is read again (a snapshot by someone else would be news).
-  expect((await round(5)).hostsRead).toBe(1);
+  // Nothing happened: nothing is read; the stale host is only asked whether anything was written since.
+  expect(await round(5)).toMatchObject({ hostsRead: 0, hostsProbed: 1, stale: ["h4"] });
 
-  // A run of the daemon's own ended for h2 (and wrote a snapshot): h2 is read, and h4 still.
+  // A run of the daemon's own ended for h2 (and wrote a snapshot): h2 is read; h4 is asked again.
   await snapshotAt(catalog, "h2", new Date(start.getTime() + 6 * 60_000));
   view.touched("h2");
-  const third = await round(10);
-  expect(third.hostsRead).toBe(2);
+  expect(await round(10)).toMatchObject({ hostsRead: 1, hostsProbed: 1 });
 
-  // Ages follow the clock without a read: 65 minutes on, h0, h1 and h3 (snapshotted 66 minutes before) are stale.
-  const later = await round(65);
-  expect(later.stale.sort()).toEqual(["h0", "h1", "h3", "h4"]);
-  // They are read (they might have news) and h2 is still known.
-  expect(later.hostsRead).toBe(4);
+  // Someone else (another controller, a person's CLI) snapshotted h4: the probe sees it, h4 is read and fresh.
+  await snapshotAt(catalog, "h4", new Date(start.getTime() + 11 * 60_000));
+  expect(await round(12)).toMatchObject({ hostsRead: 1, hostsProbed: 1, stale: [] });
+
+  // Ages follow the clock without a read: 59.5 minutes on, h0, h1 and h3 (snapshotted 60.5 minutes before) are
+  // stale, though read less than the refresh time (an hour) ago.
+  const later = await round(59.5);
+  expect(later.stale.sort()).toEqual(["h0", "h1", "h3"]);
+  // They are asked whether anything was written since (nothing was: none is read), h2 and h4 are known.
+  expect(later).toMatchObject({ hostsRead: 0, hostsProbed: 3 });
   // After the refresh time every host is read again.
   expect((await round(200)).hostsRead).toBe(5);
 });

@@ -49,6 +49,8 @@ export async function startS3Server(
     secretAccessKey?: string;
     /** "0.0.0.0" so that containers reach it too; the podman bridge exists only once a container runs. */
     address?: string;
+    /** A file that gets a line per request the server answers (method and path), to count them. */
+    requestLog?: string;
   } = {},
 ): Promise<RunningS3Server> {
   const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), "lifeboat-s3-")));
@@ -65,6 +67,7 @@ export async function startS3Server(
       S3_PORT: String(options.port ?? 0),
       S3_ADDRESS: options.address ?? "127.0.0.1",
       S3_CERT_IPS: FLEET_GATEWAY,
+      ...(options.requestLog ? { S3_REQUEST_LOG: options.requestLog } : {}),
     },
     stdin: "ignore",
     reject: false,
