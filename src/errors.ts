@@ -56,6 +56,7 @@ const exitCodeByErrorCode = {
   AUDIT_UNSUPPORTED: ExitCode.environment,
   AUDIT_FAILED: ExitCode.failure,
   DUMP_FAILED: ExitCode.failure,
+  HOOK_FAILED: ExitCode.failure,
   LOAD_FAILED: ExitCode.failure,
   COMMAND_TIMEOUT: ExitCode.timedOut,
   RUNBOOK_INVALID: ExitCode.usage,

@@ -56,6 +56,8 @@ export interface RecordOptions {
   logger?: Logger | undefined;
   /** Facts known before the run (a check's slice): in the end record whatever the outcome. */
   known?: RunFacts;
+  /** Facts learnt while the run went (the hooks that ran): in the end record whatever the outcome. */
+  learnt?: () => RunFacts;
 }
 
 /**
@@ -81,12 +83,15 @@ export async function recordRun<T>(
   };
   await putRecord(options.catalog, { ...base, phase: "start", outcome: "running" });
   const end = async (record: RunFacts): Promise<void> => {
+    const learnt = options.learnt?.();
     const full = {
       ...base,
       phase: "end" as const,
       finishedAt: new Date().toISOString(),
       ...options.known,
+      ...learnt,
       ...record,
+      ...(learnt?.details || record.details ? { details: { ...learnt?.details, ...record.details } } : {}),
     };
     try {
       await putRecord(options.catalog, full);

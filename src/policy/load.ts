@@ -15,6 +15,7 @@ import {
 import { zodProblems } from "../yaml/zod-problems.js";
 import { type ClassifiedPath, normalizePath } from "./classify.js";
 import { type DatabaseSource, databaseSource } from "./databases.js";
+import { normalizeHooks, type PolicyHooks } from "./hooks.js";
 import { classificationProblems } from "./rules.js";
 import { type DataClass, type PolicyFile, policySchema, type TransportSetting } from "./schema.js";
 
@@ -39,6 +40,8 @@ export interface Policy extends PolicyDefaults {
   expectedDrift: string[];
   /** The host's own S3 credentials (names of variables, or a profile), for its restic; undefined: the controller's. */
   credentials: HostCredentials | undefined;
+  /** Commands run on the host around each snapshot. */
+  hooks: PolicyHooks;
 }
 
 export type HostCredentials =
@@ -249,6 +252,7 @@ function normalizePolicy(p: PolicyFile, file: string, config: LifeboatConfig): P
     auditPaths: p.audit.paths.map(normalizePath),
     expectedDrift: p.drift.expected.map(normalizePath),
     credentials: p.credentials,
+    hooks: normalizeHooks(p.hooks),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   targetName,
 } from "../schema/common.js";
 import { mysqlEntry, postgresEntry, sqliteEntry } from "./databases.js";
+import { hooksSchema } from "./hooks.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
 /** Linux's PATH_MAX: a longer path names no file, and checking it first keeps a huge one from costing memory. */
@@ -100,6 +101,8 @@ export const policySchema = z.strictObject({
   guard: guard.optional(),
   checkSlices: checkSlices.optional(),
   snapshotTimeout: duration.optional(),
+  /** Commands run on the host before and after each snapshot (`before`, `after`, `onError`). */
+  hooks: hooksSchema.optional(),
   /** Paths, and databases ({ postgres: ... }, { mysql: ... }, { sqlite: ... }) dumped by their own tools. */
   irreplaceable: z
     .array(

@@ -15,6 +15,7 @@ import type { Transport } from "../transport/types.js";
 import { withHostLock } from "../util/host-lock.js";
 import { type DumpOutcome, snapshotDatabases } from "./dumps.js";
 import { acceptHint, guardSnapshot, type Suspicion } from "./guard.js";
+import { type HookRun, runHooks } from "./hooks.js";
 import { snapshotSelection } from "./selection.js";
 import { writeSentinels } from "./sentinel.js";
 import { runTag } from "./tags.js";
@@ -63,6 +64,8 @@ export interface SnapshotOutcome {
   repositoryCreated: boolean;
   /** Set when the guard holds this snapshot for a person (retention waits). */
   suspicious?: Suspicion | undefined;
+  /** The policy's hooks that ran, with their exits and times. */
+  hooks?: HookRun[] | undefined;
 }
 
 // Prints "missing <path>" or "link <path> -> <target>" for each irreplaceable path that is not the data itself.
@@ -157,12 +160,20 @@ async function snapshotRecorded(
   leaseFailure: unknown,
 ): Promise<SnapshotOutcome> {
   let runId: string | undefined;
+  const hooks: HookRun[] = [];
   return recordRun(
-    { catalog, host: policy.host, kind: "snapshot", trigger: options.trigger, logger: options.logger },
+    {
+      catalog,
+      host: policy.host,
+      kind: "snapshot",
+      trigger: options.trigger,
+      logger: options.logger,
+      learnt: () => (hooks.length ? { details: { hooks } } : {}),
+    },
     async (run) => {
       runId = run.id;
       if (leaseFailure !== undefined) throw leaseFailure;
-      const outcome = await snapshotPolicy(options, policy, run.id);
+      const outcome = await snapshotPolicy(options, policy, run.id, hooks);
       return { ...outcome, suspicious: await judged(catalog, policy, outcome, options.logger) };
     },
     (o) => ({
@@ -254,6 +265,7 @@ async function snapshotPolicy(
   options: SnapshotOptions,
   policy: Policy,
   runId: string,
+  hooks: HookRun[],
 ): Promise<SnapshotOutcome> {
   // The time limit stops restic on the host too; the run fails with COMMAND_TIMEOUT, not "interrupted".
   const limit = new AbortController();
@@ -272,6 +284,32 @@ async function snapshotPolicy(
   );
   const signal = options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal;
   const transport = await openTransport(policy.host, policy.transport);
+  const hookContext = { transport, host: policy.host, runId, logger: options.logger };
+  let ended: { outcome: "succeeded" | "failed"; errorCode?: string } = { outcome: "succeeded" };
+  try {
+    // Before the presence check: a hook may be what writes the data (an export, Redis's SAVE).
+    await runHooks({ ...hookContext, signal }, "before", policy.hooks.before, hooks);
+    const outcome = await snapshotWithRestic(options, policy, runId, transport, signal);
+    return { ...outcome, hooks };
+  } catch (err) {
+    ended = { outcome: "failed", errorCode: isLifeboatError(err) ? err.code : "INTERNAL" };
+    // Also after a stop or the time limit (each hook has its own): e.g. to restart what `before` stopped.
+    await runHooks(hookContext, "onError", policy.hooks.onError, hooks, ended);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    await runHooks(hookContext, "after", policy.hooks.after, hooks, ended);
+  }
+}
+
+/** The presence check, restic on the host, the repository proven, the sentinels, then restic's backup. */
+async function snapshotWithRestic(
+  options: SnapshotOptions,
+  policy: Policy,
+  runId: string,
+  transport: Transport,
+  signal: AbortSignal,
+): Promise<SnapshotOutcome> {
   let onHost: HostRestic | undefined;
   // Both are round trips to the host and independent: run them side by side.
   const present = assertIrreplaceableDataPresent(
@@ -299,7 +337,6 @@ async function snapshotPolicy(
     );
     return await snapshotOnHost({ ...options, signal }, policy, transport, opened, onHost, runId);
   } finally {
-    clearTimeout(timer);
     await onHost?.cleanup();
   }
 }
