@@ -91,12 +91,17 @@ async function nightlyYear(catalog: CatalogStore, options: { indexed: boolean })
   return records;
 }
 
-test("a year of history: each question costs a few requests, a missing kind too", async () => {
+/** A counted catalog holding an indexed year of web1's history, its counts at zero, and that history. */
+async function indexedYear(): Promise<{ catalog: Counted; history: HostHistory }> {
   const catalog = await countedCatalog();
   await nightlyYear(catalog, { indexed: true });
   await catalog.put(indexedMarker("web1"), '{"version":1}');
-  const history = new HostHistory(catalog, "web1");
   catalog.counts.get = catalog.counts.listPage = 0;
+  return { catalog, history: new HostHistory(catalog, "web1") };
+}
+
+test("a year of history: each question costs a few requests, a missing kind too", async () => {
+  const { catalog, history } = await indexedYear();
 
   const good = await history.newest("snapshot", { succeeded: true });
   expect(good?.snapshotId).toBe("363".padStart(64, "a"));
@@ -115,11 +120,7 @@ test("a year of history: each question costs a few requests, a missing kind too"
 });
 
 test("questions asked side by side share their listing and their reads (status: newest good, the guard)", async () => {
-  const catalog = await countedCatalog();
-  await nightlyYear(catalog, { indexed: true });
-  await catalog.put(indexedMarker("web1"), '{"version":1}');
-  const history = new HostHistory(catalog, "web1");
-  catalog.counts.get = catalog.counts.listPage = 0;
+  const { catalog, history } = await indexedYear();
 
   const [good, guard] = await Promise.all([
     history.newest("snapshot", { succeeded: true }),
