@@ -74,12 +74,15 @@ const server = new S3rver({
     .map((name) => ({ name })),
 });
 server.run().then((address) => {
-  // S3_REQUEST_LOG: one line per request (method and path), so a benchmark can count what a command asked.
+  // S3_REQUEST_LOG: one line per request (method, path, and a listing's prefix), so a benchmark can count what
+  // a command asked, and of what.
   const log = process.env.S3_REQUEST_LOG;
   if (log)
-    server.httpServer.on("request", (req) =>
-      fs.appendFileSync(log, `${req.method} ${req.url.split("?")[0]}\n`),
-    );
+    server.httpServer.on("request", (req) => {
+      const url = new URL(req.url, "https://s3");
+      const prefix = url.searchParams.get("prefix");
+      fs.appendFileSync(log, `${req.method} ${url.pathname}${prefix === null ? "" : ` prefix=${prefix}`}\n`);
+    });
   process.stdout.write(`${JSON.stringify({ port: address.port, address: address.address, ca: certFile })}\n`);
 });
 for (const signal of ["SIGTERM", "SIGINT"])
