@@ -20,6 +20,8 @@ import { type WatchdogResult, watchdogRound } from "./watchdog.js";
 
 /** How long the daemon trusts what it knows of a host that none of its own runs touched. */
 const VIEW_REFRESH_SECONDS = 3600;
+/** A stale host's runs by others (a person's CLI, another controller) are noticed within this; the daemon's own at once. */
+const STALE_PROBE_SECONDS = 300;
 
 interface Loaded {
   config: LifeboatConfig;
@@ -66,7 +68,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
   });
   // What the daemon knows of its hosts, kept between watchdog rounds (see daemon/view.ts).
-  const view = new FleetView(VIEW_REFRESH_SECONDS);
+  const view = new FleetView(VIEW_REFRESH_SECONDS, STALE_PROBE_SECONDS);
   const jobsOf = (l: Loaded) =>
     buildJobs({ config: l.config, metrics, logger, view }, l.policies, l.runbooks);
   let jobs = jobsOf(current);

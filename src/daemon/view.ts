@@ -1,8 +1,9 @@
 // What the daemon knows of each host, so that a watchdog round asks the catalog nothing about a host nothing
 // happened to: a host is read again after one of the daemon's own runs of it ended, when what it knows is older
 // than `refreshSeconds` (another controller, or a person's `lifeboat snapshot`, may have written since), and
-// before it is called stale (which may be news of such a run: one listing of a key says whether anything was
-// written since the host was read). Ages follow the clock without a read.
+// and when it is stale (which may be news of such a run: one listing of a key says whether anything was written
+// since the host was read), at most every `probeSeconds`: at 500 stale hosts and a 30 s round, probing each every
+// round queued the runs' own catalog requests behind 500 listings. Ages follow the clock without a read.
 import pLimit from "p-limit";
 import { HostHistory } from "../catalog/history.js";
 import { catalogFor } from "../catalog/store.js";
@@ -17,6 +18,8 @@ interface Known {
   readAt: number;
   /** The newest key of the host's runs when it was read: a run anyone started or ended since comes before it. */
   newestKey: string | undefined;
+  /** When a stale host was last asked whether anything was written since (or read). */
+  probedAt: number;
 }
 
 export class FleetView {
@@ -26,7 +29,11 @@ export class FleetView {
   lastReads = 0;
   lastProbes = 0;
 
-  constructor(private readonly refreshSeconds: number) {}
+  constructor(
+    private readonly refreshSeconds: number,
+    /** How often a stale host is asked whether someone else (a person, another controller) wrote a run since. */
+    private readonly probeSeconds = 0,
+  ) {}
 
   /** One of this daemon's runs of `host` ended: the next round reads the host again. */
   touched(host: string): void {
@@ -58,10 +65,15 @@ export class FleetView {
             aged.status.rpoSeconds === policy.rpoSeconds &&
             now.getTime() - aged.readAt < this.refreshSeconds * 1000;
           if (current && aged.status.fresh) return { ...aged, policy };
+          if (current && now.getTime() - aged.probedAt < this.probeSeconds * 1000) return { ...aged, policy };
           if (current) {
             // Stale as known: news only if someone wrote a run since (a listing of one key), else still stale.
             probes++;
-            if ((await newestKey(config, policy)) === aged.newestKey) return { ...aged, policy };
+            if ((await newestKey(config, policy)) === aged.newestKey) {
+              const probed = { ...aged, probedAt: now.getTime() };
+              this.known.set(policy.host, { ...probed, status: cached.status });
+              return { ...probed, policy };
+            }
           }
           reads++;
           // Cleared before the read: a run ending during it marks the host again for the next round.
@@ -93,5 +105,11 @@ async function readHost(config: LifeboatConfig, policy: Policy, now: Date, drill
     hostStatus(config, policy, now),
     drilled ? history.newest("drill", { outcome: (o) => o !== "skipped" }) : undefined,
   ]);
-  return { status, lastDrillAt: drill?.startedAt, readAt: now.getTime(), newestKey: newest };
+  return {
+    status,
+    lastDrillAt: drill?.startedAt,
+    readAt: now.getTime(),
+    newestKey: newest,
+    probedAt: now.getTime(),
+  };
 }

@@ -44,7 +44,8 @@ test("a round reads only what it does not know: new, touched, too old, or stale 
   for (let i = 0; i < 4; i++) await snapshotAt(catalog, `h${i}`, new Date(start.getTime() - 60_000));
   await snapshotAt(catalog, "h4", new Date(start.getTime() - 2 * 3600_000));
 
-  const view = new FleetView(3600);
+  // Stale hosts are asked for news at most every 5 minutes.
+  const view = new FleetView(3600, 300);
   const round = (minutes: number) =>
     watchdogRound(
       { config, metrics: new DaemonMetrics(), view },
@@ -59,14 +60,17 @@ test("a round reads only what it does not know: new, touched, too old, or stale 
   // Nothing happened: nothing is read; the stale host is only asked whether anything was written since.
   expect(await round(5)).toMatchObject({ hostsRead: 0, hostsProbed: 1, stale: ["h4"] });
 
-  // A run of the daemon's own ended for h2 (and wrote a snapshot): h2 is read; h4 is asked again.
+  // Asked 5 minutes ago: not again yet.
+  expect(await round(9)).toMatchObject({ hostsRead: 0, hostsProbed: 0, stale: ["h4"] });
+  // A run of the daemon's own ended for h2 (and wrote a snapshot): h2 is read at once; h4 is asked again.
   await snapshotAt(catalog, "h2", new Date(start.getTime() + 6 * 60_000));
   view.touched("h2");
   expect(await round(10)).toMatchObject({ hostsRead: 1, hostsProbed: 1 });
 
-  // Someone else (another controller, a person's CLI) snapshotted h4: the probe sees it, h4 is read and fresh.
+  // Someone else (another controller, a person's CLI) snapshotted h4: the next probe sees it, h4 is read and fresh.
   await snapshotAt(catalog, "h4", new Date(start.getTime() + 11 * 60_000));
-  expect(await round(12)).toMatchObject({ hostsRead: 1, hostsProbed: 1, stale: [] });
+  expect(await round(12)).toMatchObject({ hostsRead: 0, hostsProbed: 0, stale: ["h4"] });
+  expect(await round(15)).toMatchObject({ hostsRead: 1, hostsProbed: 1, stale: [] });
 
   // Ages follow the clock without a read: 59.5 minutes on, h0, h1 and h3 (snapshotted 60.5 minutes before) are
   // stale, though read less than the refresh time (an hour) ago.
