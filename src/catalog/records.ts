@@ -129,7 +129,8 @@ export async function recordRun<T>(
 /** Records a run the daemon did not start (its host was busy): one end record, outcome skipped. */
 export async function recordSkipped(
   catalog: CatalogStore,
-  run: { host: string; kind: RunKind; reason: string },
+  /** `ticks`: the scheduled times this record stands for (the rest of a busy spell is one record). */
+  run: { host: string; kind: RunKind; reason: string; ticks?: number | undefined },
 ): Promise<void> {
   const now = new Date().toISOString();
   const record: RunRecord = {
@@ -143,7 +144,7 @@ export async function recordSkipped(
     finishedAt: now,
     outcome: "skipped",
     lifeboatVersion: VERSION,
-    details: { reason: run.reason },
+    details: { reason: run.reason, ...(run.ticks === undefined ? {} : { ticks: run.ticks }) },
   };
   await putRecord(catalog, record);
 }

@@ -65,9 +65,9 @@ export function buildJobs(
   runbooks: ReadonlyMap<string, Runbook>,
 ): Job[] {
   const { config } = ctx;
-  const skipped = (policy: Policy, kind: RunKind) => async (reason: string) => {
-    ctx.metrics.skippedRun(policy.host, kind);
-    await recordSkipped(catalogFor(config, policy.repository), { host: policy.host, kind, reason });
+  const skipped = (policy: Policy, kind: RunKind) => async (reason: string, ticks?: number) => {
+    ctx.metrics.skippedRun(policy.host, kind, ticks ?? 1);
+    await recordSkipped(catalogFor(config, policy.repository), { host: policy.host, kind, reason, ticks });
   };
   const jobs: Job[] = [];
   for (const policy of policies) {

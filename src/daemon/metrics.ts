@@ -76,8 +76,8 @@ export class DaemonMetrics {
     this.duration.set({ host, kind }, seconds);
   }
 
-  skippedRun(host: string, kind: string): void {
-    this.skipped.inc({ host, kind });
+  skippedRun(host: string, kind: string, ticks = 1): void {
+    this.skipped.inc({ host, kind }, ticks);
   }
 
   drill(report: RecoveryReport): void {

@@ -145,9 +145,13 @@ test("a tick while the host's previous run still goes is skipped and recorded; S
   );
   expect(await daemon.stop()).toBe(0);
   const runs = await records(ws, "web1");
-  const skipped = runs.filter((r) => r.outcome === "skipped");
-  expect(skipped.length).toBeGreaterThanOrEqual(1);
+  const skipped = runs
+    .filter((r) => r.outcome === "skipped")
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   expect(skipped[0]?.details).toEqual({ reason: "the host's previous run was still going" });
+  // One busy spell: its first tick at once, the others (if any came) as one record when the run ended.
+  expect(skipped.length).toBeLessThanOrEqual(2);
+  if (skipped[1]) expect(skipped[1].details?.ticks).toBeGreaterThanOrEqual(1);
   // The run that was going when SIGTERM came finished within the grace period: every run has its end.
   const snapshots = runs.filter((r) => r.kind === "snapshot" && r.outcome !== "skipped");
   expect(snapshots.length).toBe(1);
