@@ -35,6 +35,8 @@ const exitCodeByErrorCode = {
   RESTIC_TOO_OLD: ExitCode.environment,
   RESTORE_VERIFY_FAILED: ExitCode.verifyFailed,
   RESTORE_TARGET_NOT_EMPTY: ExitCode.usage,
+  RESTORE_TARGET_NEWER: ExitCode.usage,
+  PATH_NOT_IN_SNAPSHOT: ExitCode.usage,
   SNAPSHOT_NOT_FOUND: ExitCode.usage,
   PASSWORD_MISSING: ExitCode.secretMissing,
   PASSWORD_INSECURE: ExitCode.secretMissing,

@@ -97,6 +97,17 @@ async function databasesCheck(policy: Policy): Promise<string> {
       env: dumpEnv(source, process.env).env,
       timeoutMs: 60_000,
     });
+    if (source.engine === "redis") {
+      // redis-cli exits 0 with an error reply too (NOAUTH, WRONGPASS): only PONG is an answer.
+      if (r.exitCode !== 0 || r.stdout.trim() !== "PONG")
+        throw new LifeboatError(
+          "DUMP_FAILED",
+          `cannot reach redis on ${policy.host}: ${(r.stdout.trim() || r.stderr.trim()).split("\n").at(-1) ?? `exit ${r.exitCode}`}`,
+          { hint: "Check redis-cli on the host and the policy's host, port, socket, user and password." },
+        );
+      found.push(`redis ${source.databases === "all" ? "" : source.databases.join(", ")}`.trim());
+      continue;
+    }
     if (r.exitCode !== 0) {
       throw new LifeboatError(
         "DUMP_FAILED",

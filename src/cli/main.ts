@@ -5,6 +5,7 @@ import { VERSION } from "../version.js";
 import { registerAccept } from "./accept.js";
 import { registerAdmin } from "./admin.js";
 import { registerAudit } from "./audit.js";
+import { registerBrowse } from "./browse.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
 import { registerDaemon } from "./daemon.js";
@@ -91,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSnapshot(program, run);
   registerSnapshots(program, run);
   registerRestore(program, run);
+  registerBrowse(program, run);
   registerUnlock(program, run);
   registerStatus(program, run);
   registerAudit(program, run);

@@ -16,11 +16,12 @@ export function registerSnapshots(program: Command, run: CommandRunner): void {
         ctx.print(rows, () => {
           if (rows.length === 0) return "no snapshots yet";
           return printTable(
-            ["HOST", "ID", "TIME", "FILES", "SIZE", "ADDED"],
+            ["HOST", "ID", "TIME", "HOLDS", "FILES", "SIZE", "ADDED"],
             rows.map((r) => [
               r.host,
               r.shortId,
               r.time.replace(/\.\d+/, "").replace("T", " "),
+              r.holds,
               String(r.files ?? "?"),
               r.totalBytes === undefined ? "?" : formatBytes(r.totalBytes),
               r.bytesAdded === undefined ? "?" : formatBytes(r.bytesAdded),

@@ -59,7 +59,18 @@ export const postgresEntry = z.strictObject({
     })
     .refine(noBoth, both),
 });
-export const mysqlEntry = z.strictObject({ mysql: z.strictObject(serverOptions).refine(noBoth, both) });
+export const mysqlEntry = z.strictObject({
+  mysql: z
+    .strictObject({
+      ...serverOptions,
+      /**
+       * Also dump the accounts (users, roles, grants: MariaDB's `--system=users`; needs read access to the mysql
+       * schema), loaded before the databases: an app that logs in as its own user can after a recovery.
+       */
+      accounts: z.boolean().default(true),
+    })
+    .refine(noBoth, both),
+});
 export const sqliteEntry = z.strictObject({
   sqlite: z.strictObject({
     /** The database file on the host. */
@@ -68,12 +79,52 @@ export const sqliteEntry = z.strictObject({
   }),
 });
 
+/** A Redis server: its dataset as one RDB file, copied consistently by `redis-cli --rdb` (a fork of the server). */
+export const redisEntry = z.strictObject({
+  redis: z
+    .strictObject({
+      /** What the dump is called (redis-<name>.rdb); default: the port. */
+      name: databaseName.optional(),
+      host: z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]+$/, "must be a host name or address")
+        .optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      /** The server's unix socket (absolute path), instead of host and port. */
+      socket: absolutePath.optional(),
+      /** An ACL user (Redis 6+); default: the default user. */
+      user: z
+        .string()
+        .regex(/^[A-Za-z0-9_.@-]+$/, "must be a user name")
+        .optional(),
+      passwordEnv: envVarName.optional(),
+      /** A file on the host holding the password (mode 0600). */
+      passwordFile: absolutePath.optional(),
+      runAs: serverOptions.runAs,
+      /** Where the server loads its RDB file from at start (its `dir` and `dbfilename`): where a recovery puts it. */
+      dir: absolutePath.default("/var/lib/redis"),
+      dbfilename: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/, "must be a file name")
+        .default("dump.rdb"),
+      /** Who owns the restored file (the user the server runs as). */
+      owner: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]*$/, "must be a user name")
+        .default("redis"),
+    })
+    .refine(noBoth, both)
+    .refine((r) => !(r.socket && (r.host || r.port)), { message: "set socket, or host and port, not both" }),
+});
+
 export type DatabaseEntry =
   | z.infer<typeof postgresEntry>
   | z.infer<typeof mysqlEntry>
-  | z.infer<typeof sqliteEntry>;
+  | z.infer<typeof sqliteEntry>
+  | z.infer<typeof redisEntry>;
 
-export type DatabaseEngine = "postgres" | "mysql" | "sqlite";
+export type DatabaseEngine = "postgres" | "mysql" | "sqlite" | "redis";
+export const DATABASE_ENGINES: readonly DatabaseEngine[] = ["postgres", "mysql", "sqlite", "redis"];
 
 /** One database source of a policy, with the short forms spelled out. */
 export interface DatabaseSource {
@@ -89,9 +140,23 @@ export interface DatabaseSource {
   options: string[];
   /** PostgreSQL: dump the roles too. */
   roles?: boolean | undefined;
+  /** MariaDB/MySQL: dump the accounts (users and grants) too. */
+  accounts?: boolean | undefined;
+  /** Redis: the server's socket and where a recovery puts its RDB file (before the server starts). */
+  redis?: { socket?: string | undefined; dir: string; dbfilename: string; owner: string } | undefined;
 }
 
 export function databaseSource(entry: DatabaseEntry): DatabaseSource {
+  if ("redis" in entry) {
+    const { name, socket, dir, dbfilename, owner, ...rest } = entry.redis;
+    return {
+      engine: "redis",
+      ...rest,
+      databases: [name ?? String(entry.redis.port ?? 6379)],
+      options: [],
+      redis: { socket, dir, dbfilename, owner },
+    };
+  }
   if ("sqlite" in entry) {
     return { engine: "sqlite", databases: [entry.sqlite.path], runAs: entry.sqlite.runAs, options: [] };
   }
@@ -100,6 +165,27 @@ export function databaseSource(entry: DatabaseEntry): DatabaseSource {
   const { database, ...rest } = s;
   const databases = database === "all" ? "all" : typeof database === "string" ? [database] : database;
   return { engine, ...rest, databases };
+}
+
+/**
+ * MariaDB's accounts as SQL a fresh server accepts: CREATE USER IF NOT EXISTS (--insert-ignore; the server's own
+ * root and mariadb.sys exist already) and their GRANTs.
+ */
+export function accountsDumpCommand(source: DatabaseSource): string[] {
+  return asUser(source, [
+    "mysqldump",
+    ...optionFile(source),
+    ...connection(source),
+    "--system=users",
+    "--insert-ignore",
+    "--no-data",
+    "--skip-comments",
+  ]);
+}
+
+/** Loads a MariaDB accounts dump as the server's administrator, then makes the grants take effect. */
+export function loadAccountsCommand(source: DatabaseSource, file: string): string[] {
+  return fromFile(file, mysql(source));
 }
 
 /** pg_dumpall --globals-only: the roles (and tablespaces) every database's grants refer to. */
@@ -126,6 +212,32 @@ function mysql(source: DatabaseSource, ...args: string[]): string[] {
   return asUser(source, ["mysql", ...optionFile(source), ...connection(source), ...args]);
 }
 
+/**
+ * A redis-cli command line for the policy's server. A password file on the host is read by a shell into
+ * REDISCLI_AUTH (redis-cli has no option for a file, and `-a` would put it in the process list).
+ */
+function redisCli(source: DatabaseSource, ...args: string[]): string[] {
+  const target = source.redis?.socket
+    ? ["-s", source.redis.socket]
+    : [...(source.host ? ["-h", source.host] : []), ...(source.port ? ["-p", String(source.port)] : [])];
+  const argv = [
+    "redis-cli",
+    ...target,
+    ...(source.user ? ["--user", source.user] : []),
+    "--no-auth-warning",
+    ...args,
+  ];
+  if (!source.passwordFile) return asUser(source, argv);
+  return asUser(source, [
+    "sh",
+    "-c",
+    'REDISCLI_AUTH=$(cat -- "$1") || exit 66; export REDISCLI_AUTH; shift; exec "$@"',
+    "redis-auth",
+    source.passwordFile,
+    ...argv,
+  ]);
+}
+
 function connection(source: DatabaseSource): string[] {
   const args: string[] = [];
   if (source.host) args.push(`--host=${source.host}`);
@@ -135,6 +247,14 @@ function connection(source: DatabaseSource): string[] {
   return args;
 }
 
+/** The variable each client reads its password from: never an argument, where `ps` would show it. */
+const PASSWORD_VARIABLE: Record<DatabaseEngine, string> = {
+  postgres: "PGPASSWORD",
+  mysql: "MYSQL_PWD",
+  redis: "REDISCLI_AUTH",
+  sqlite: "",
+};
+
 /** Variables the dump needs: the password (a secret, from the controller) or where its file is on the host. */
 export function dumpEnv(
   source: DatabaseSource,
@@ -143,7 +263,7 @@ export function dumpEnv(
   if (source.passwordEnv) {
     const value = env[source.passwordEnv];
     if (!value) return { env: {}, secrets: [] };
-    return { env: { [source.engine === "postgres" ? "PGPASSWORD" : "MYSQL_PWD"]: value }, secrets: [value] };
+    return { env: { [PASSWORD_VARIABLE[source.engine]]: value }, secrets: [value] };
   }
   if (source.passwordFile && source.engine === "postgres")
     return { env: { PGPASSFILE: source.passwordFile }, secrets: [] };
@@ -178,6 +298,10 @@ export function dumpCommand(source: DatabaseSource, database: string): string[] 
         database,
       ]);
     }
+    case "redis":
+      // The server forks and streams a point-in-time RDB file, as it does for a new replica: consistent without
+      // touching the server's own dump.rdb or waiting for a BGSAVE.
+      return redisCli(source, "--rdb", "-");
     case "sqlite":
       // The online backup API into memory, then SQL out. `.backup /dev/stdout` writes nothing and exits 0, and
       // `.restore` of a missing file creates it: so check the file first.
@@ -197,9 +321,40 @@ function fromFile(file: string, argv: string[]): string[] {
   return ["sh", "-c", 'f=$1; shift; exec "$@" < "$f"', "load", file, ...argv];
 }
 
+/**
+ * Puts a Redis RDB file where the server loads it at start. The server must not be running: it would not read the
+ * file, and would overwrite it with its own (empty) dataset when it next saves.
+ */
+function redisPlaceCommand(source: DatabaseSource, file: string): string[] {
+  const r = source.redis ?? { dir: "/var/lib/redis", dbfilename: "dump.rdb", owner: "redis" };
+  const ping = redisCli({ ...source, runAs: undefined }, "ping");
+  return [
+    "sh",
+    "-c",
+    [
+      "f=$1 dir=$2 name=$3 owner=$4; shift 4",
+      // Any answer (PONG, or NOAUTH from a server with a password) means a server is running there.
+      'answer=; if command -v redis-cli >/dev/null 2>&1; then answer=$("$@" 2>&1); fi',
+      'if [ -n "$answer" ] && ! printf %s "$answer" | grep -q "Could not connect"; then',
+      '  echo "Redis already runs on this machine (it answered: $answer); the runbook must start it after the restore step" >&2; exit 75',
+      "fi",
+      'id -u "$owner" >/dev/null 2>&1 || { echo "user $owner does not exist on this machine: install Redis in a step before restore (or set owner in the policy)" >&2; exit 67; }',
+      'mkdir -p "$dir" && install -m 0660 -o "$owner" -g "$(id -gn "$owner")" "$f" "$dir/.$name.lifeboat" && mv -f "$dir/.$name.lifeboat" "$dir/$name"',
+    ].join("\n"),
+    "redis-place",
+    file,
+    r.dir,
+    r.dbfilename,
+    r.owner,
+    ...ping,
+  ];
+}
+
 /** The commands that load one dump (a file on the host) into a fresh server, in order. */
 export function loadCommands(source: DatabaseSource, database: string, file: string): string[][] {
   switch (source.engine) {
+    case "redis":
+      return [redisPlaceCommand(source, file)];
     case "postgres":
       return [
         asUser(source, ["createdb", "--no-password", ...connection(source), "--", database]),
@@ -227,8 +382,9 @@ export function loadRolesCommand(source: DatabaseSource, file: string): string[]
   return fromFile(file, psql(source, "-q", "--dbname=postgres"));
 }
 
-/** The command that lists every database of a server ("all"), one per line. */
+/** The command that lists every database of a server ("all"), one per line; for Redis, its name if it answers. */
 export function listCommand(source: DatabaseSource): string[] {
+  if (source.engine === "redis") return redisCli(source, "ping");
   if (source.engine === "postgres") {
     return psql(
       source,
@@ -255,11 +411,14 @@ const SERVER_DATA_DIRS: Record<DatabaseEngine, string | undefined> = {
   postgres: "/var/lib/postgresql",
   mysql: "/var/lib/mysql",
   sqlite: undefined,
+  redis: undefined,
 };
 
 /** The files and directories that hold the dumped databases themselves: a SQLite file, a server's data directory. */
 export function databaseFiles(sources: readonly DatabaseSource[]): string[] {
-  return sources.flatMap((d) =>
-    d.engine === "sqlite" && Array.isArray(d.databases) ? d.databases : (SERVER_DATA_DIRS[d.engine] ?? []),
-  );
+  return sources.flatMap((d) => {
+    if (d.engine === "sqlite" && Array.isArray(d.databases)) return d.databases;
+    if (d.engine === "redis" && d.redis) return [d.redis.dir];
+    return SERVER_DATA_DIRS[d.engine] ?? [];
+  });
 }

@@ -10,7 +10,7 @@ import {
   retention,
   targetName,
 } from "../schema/common.js";
-import { mysqlEntry, postgresEntry, sqliteEntry } from "./databases.js";
+import { mysqlEntry, postgresEntry, redisEntry, sqliteEntry } from "./databases.js";
 import { hooksSchema } from "./hooks.js";
 
 /** An absolute, literal path: no `..`, no glob characters (patterns belong in `exclude`). */
@@ -103,13 +103,13 @@ export const policySchema = z.strictObject({
   snapshotTimeout: duration.optional(),
   /** Commands run on the host before and after each snapshot (`before`, `after`, `onError`). */
   hooks: hooksSchema.optional(),
-  /** Paths, and databases ({ postgres: ... }, { mysql: ... }, { sqlite: ... }) dumped by their own tools. */
+  /** Paths, and databases ({ postgres }, { mysql }, { sqlite }, { redis }) copied by their own tools. */
   irreplaceable: z
     .array(
-      z.union([classifiedPath, postgresEntry, mysqlEntry, sqliteEntry], {
+      z.union([classifiedPath, postgresEntry, mysqlEntry, sqliteEntry, redisEntry], {
         error: (issue) =>
           issue.code === "invalid_union" && typeof issue.input === "object"
-            ? "must be a path, or one of { postgres: ... }, { mysql: ... }, { sqlite: ... }"
+            ? "must be a path, or one of { postgres: ... }, { mysql: ... }, { sqlite: ... }, { redis: ... }"
             : undefined,
       }),
     )

@@ -8,7 +8,7 @@ import type { Policy } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
 import type { Runbook } from "../runbook/load.js";
 import { snapshotSelection } from "../snapshot/selection.js";
-import { dumpFileOf, LIFEBOAT_TAG, parseDumpFile, runOf } from "../snapshot/tags.js";
+import { dumpFileOf, isServerWideDump, LIFEBOAT_TAG, parseDumpFile, runOf } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 import type { Mode } from "./machine.js";
 
@@ -186,12 +186,8 @@ export async function planRecovery(inputs: PlanInputs): Promise<RecoveryPlan> {
       },
     ];
   });
-  // Roles first: the databases' grants name them.
-  dumps.sort(
-    (a, b) =>
-      Number(b.database === "roles" && b.engine === "postgres") -
-      Number(a.database === "roles" && a.engine === "postgres"),
-  );
+  // Roles and accounts first: the databases' grants name them.
+  dumps.sort((a, b) => Number(isServerWideDump(b.file)) - Number(isServerWideDump(a.file)));
   const plan: RecoveryPlan = {
     host: policy.host,
     mode: inputs.mode,

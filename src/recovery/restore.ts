@@ -6,8 +6,9 @@ import { LifeboatError } from "../errors.js";
 import type { Policy } from "../policy/load.js";
 import type { ResticRepository } from "../restic/engine.js";
 import { type HostRestic, resticOnHost } from "../restic/on-host.js";
-import { loadDatabase, loadRoles } from "../restore/load.js";
+import { loadAccounts, loadDatabase, loadRoles } from "../restore/load.js";
 import { readSentinels, type Sentinel } from "../snapshot/sentinel.js";
+import { isServerWideDump, MYSQL_ACCOUNTS_FILE, POSTGRES_ROLES_FILE } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 import type { Transport } from "../transport/types.js";
 import type { RecoveryPlan } from "./plan.js";
@@ -114,10 +115,11 @@ async function loadDumps(
   const dir = `${await onHost.privateDir()}/dumps`;
   for (const dump of plan.dumps) {
     await repo.restore({ snapshot: dump.snapshotId, target: dir, verify: true, host: plan.host });
+    const serverWide = isServerWideDump(dump.file);
     const source = policy.databases.find(
       (d) =>
         d.engine === dump.engine &&
-        (d.databases === "all" || d.databases.includes(dump.database) || dump.database === "roles"),
+        (d.databases === "all" || d.databases.includes(dump.database) || serverWide),
     );
     if (!source) {
       options.logger?.warn(
@@ -127,7 +129,8 @@ async function loadDumps(
       continue;
     }
     const load = { transport, source, signal };
-    if (dump.database === "roles") await loadRoles(load, `${dir}/${dump.file}`);
+    if (dump.file === POSTGRES_ROLES_FILE) await loadRoles(load, `${dir}/${dump.file}`);
+    else if (dump.file === MYSQL_ACCOUNTS_FILE) await loadAccounts(load, `${dir}/${dump.file}`);
     else await loadDatabase(load, dump.database, `${dir}/${dump.file}`);
     databases.push({ engine: dump.engine, database: dump.database, bytes: dump.bytes });
     options.logger?.info({ engine: dump.engine, database: dump.database }, "database loaded");

@@ -44,7 +44,7 @@ const snapshotSchema = z.object({
 
 const dumpSchema = z.object({
   file: z.string(),
-  engine: z.enum(["postgres", "mysql", "sqlite"]),
+  engine: z.enum(["postgres", "mysql", "sqlite", "redis"]),
   database: z.string(),
   snapshotId: z.string(),
   time: z.string(),

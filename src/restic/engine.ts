@@ -5,6 +5,8 @@ import { isRepositoryDamage } from "./errors.js";
 import type {
   BackupStatus,
   BackupSummary,
+  DiffChange,
+  DiffStatistics,
   ForgetGroup,
   ItemError,
   LsNode,
@@ -303,10 +305,18 @@ export class ResticRepository {
     return text ? (JSON.parse(text) as Snapshot[]) : [];
   }
 
-  /** Streams the nodes of a snapshot (optionally under some paths). */
-  async ls(snapshot: string, onNode: (node: LsNode) => void, paths: string[] = []): Promise<void> {
+  /**
+   * Streams the nodes of a snapshot: all of them, or under `paths` each path and its direct children (everything
+   * below with `recursive`).
+   */
+  async ls(
+    snapshot: string,
+    onNode: (node: LsNode) => void,
+    paths: string[] = [],
+    options: { recursive?: boolean } = {},
+  ): Promise<void> {
     await runRestic(this.ctx, "ls", {
-      args: [snapshot, ...paths],
+      args: [...(options.recursive ? ["--recursive"] : []), snapshot, ...paths],
       onMessage: (m) => {
         if (m.message_type === "node") onNode(m as unknown as LsNode);
       },
@@ -315,6 +325,37 @@ export class ResticRepository {
         if (line.includes('"struct_type":"node"')) onNode(JSON.parse(line) as LsNode);
       },
     });
+  }
+
+  /** The snapshots that hold a name matching `pattern` (restic's glob; a full path when it begins with /). */
+  async find(
+    pattern: string,
+    filter: { host?: string; tags?: string[] } = {},
+  ): Promise<Array<{ snapshot: string; matches: LsNode[] }>> {
+    const args: string[] = [];
+    if (filter.host) args.push("--host", filter.host);
+    if (filter.tags?.length) args.push("--tag", filter.tags.join(","));
+    const lines: string[] = [];
+    await runRestic(this.ctx, "find", { args: [...args, "--", pattern], onLine: (l) => lines.push(l) });
+    const text = lines.join("\n").trim();
+    return text ? (JSON.parse(text) as Array<{ snapshot: string; matches: LsNode[] }>) : [];
+  }
+
+  /** What changed from snapshot `a` to `b`: each path with restic's modifier (+ - M T U), and the totals. */
+  async diff(
+    a: string,
+    b: string,
+  ): Promise<{ changes: DiffChange[]; statistics: DiffStatistics | undefined }> {
+    const changes: DiffChange[] = [];
+    let statistics: DiffStatistics | undefined;
+    await runRestic(this.ctx, "diff", {
+      args: [a, b],
+      onMessage: (m) => {
+        if (m.message_type === "change") changes.push(m as unknown as DiffChange);
+        else if (m.message_type === "statistics") statistics = m as unknown as DiffStatistics;
+      },
+    });
+    return { changes, statistics };
   }
 
   async restore(options: RestoreOptions): Promise<RestoreResult> {

@@ -96,6 +96,29 @@ export interface LsNode {
   path: string;
   size?: number;
   mode?: number;
+  /** ls -l style, e.g. -rw-r--r-- */
+  permissions?: string;
+  mtime?: string;
+}
+
+/** One line of `restic diff --json`: + added, - removed, M content modified, T type changed, U metadata updated. */
+export interface DiffChange {
+  path: string;
+  modifier: string;
+}
+
+interface DiffCounts {
+  files: number;
+  dirs: number;
+  others: number;
+  bytes: number;
+}
+
+/** The last line of `restic diff --json`. */
+export interface DiffStatistics {
+  changed_files: number;
+  added: DiffCounts;
+  removed: DiffCounts;
 }
 
 export interface ForgetGroup {

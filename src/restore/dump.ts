@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { LifeboatConfig } from "../config/load.js";
 import { LifeboatError } from "../errors.js";
-import type { DatabaseEngine } from "../policy/databases.js";
+import { DATABASE_ENGINES, type DatabaseEngine } from "../policy/databases.js";
 import { policyForHost } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
 import { dumpName, dumpOf, dumpTag } from "../snapshot/tags.js";
@@ -50,9 +50,7 @@ export async function restoreDump(options: DumpRestoreOptions): Promise<DumpRest
       hint: "Name a new file, or pass --force to replace it.",
     });
   }
-  const engines = (["postgres", "mysql", "sqlite"] as const).filter(
-    (e) => !options.engine || e === options.engine,
-  );
+  const engines = DATABASE_ENGINES.filter((e) => !options.engine || e === options.engine);
   const opened = await openPolicyRepository(options.config, policy, {
     logger: options.logger,
     signal: options.signal,

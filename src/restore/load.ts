@@ -1,6 +1,12 @@
 // Loading restored dumps into a freshly provisioned database server on a host: roles first, then each database.
 import { LifeboatError } from "../errors.js";
-import { type DatabaseSource, dumpEnv, loadCommands, loadRolesCommand } from "../policy/databases.js";
+import {
+  type DatabaseSource,
+  dumpEnv,
+  loadAccountsCommand,
+  loadCommands,
+  loadRolesCommand,
+} from "../policy/databases.js";
 import type { Transport } from "../transport/types.js";
 
 export interface LoadOptions {
@@ -41,6 +47,12 @@ async function runAll(options: LoadOptions, steps: string[][], what: string): Pr
 export function loadRoles(options: LoadOptions, file: string): Promise<void> {
   const admin = { ...options, source: administratorOf(options.source) };
   return runAll(admin, [loadRolesCommand(admin.source, file)], `the ${options.source.engine} roles`);
+}
+
+/** Loads a MariaDB server's accounts (before its databases, so the app's user can log in afterwards). */
+export function loadAccounts(options: LoadOptions, file: string): Promise<void> {
+  const admin = { ...options, source: administratorOf(options.source) };
+  return runAll(admin, [loadAccountsCommand(admin.source, file)], `the ${options.source.engine} accounts`);
 }
 
 /** Creates the database (PostgreSQL) and loads its dump; `file` is on the host. */

@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import { isLifeboatError, LifeboatError } from "../errors.js";
 import {
+  accountsDumpCommand,
   type DatabaseSource,
   dumpCommand,
   dumpEnv,
@@ -12,7 +13,16 @@ import {
 } from "../policy/databases.js";
 import type { ResticRepository } from "../restic/engine.js";
 import type { Transport } from "../transport/types.js";
-import { dumpName, dumpTag, hostTag, LIFEBOAT_TAG, POSTGRES_ROLES_FILE, runTag } from "./tags.js";
+import {
+  dumpName,
+  dumpTag,
+  hostTag,
+  isServerWideDump,
+  LIFEBOAT_TAG,
+  MYSQL_ACCOUNTS_FILE,
+  POSTGRES_ROLES_FILE,
+  runTag,
+} from "./tags.js";
 
 export interface DumpOutcome {
   engine: DatabaseSource["engine"];
@@ -64,6 +74,18 @@ const unsafeName = (engine: string, name: string): LifeboatError =>
     },
   );
 
+/** A roles or accounts dump failed: most often the dump's user may not read them. Say how to go on without. */
+function serverWideFailure(source: DatabaseSource, err: LifeboatError): LifeboatError {
+  const [what, setting, needs] =
+    source.engine === "postgres"
+      ? ["roles", "roles: false", "a superuser (runAs: postgres)"]
+      : ["accounts", "accounts: false", "SELECT on the mysql schema"];
+  return new LifeboatError(err.code, `the ${source.engine} ${what} dump failed: ${err.message}`, {
+    hint: `Dumping the ${what} needs ${needs}. Grant it to the dump's user, or set ${setting} in the policy (a recovery then has to recreate them by hand). The databases were dumped on their own.`,
+    cause: err,
+  });
+}
+
 export async function snapshotDatabases(options: {
   repo: ResticRepository;
   transport: Transport;
@@ -103,7 +125,7 @@ export async function snapshotDatabases(options: {
       continue;
     }
     // Names from a server are checked like names in a policy: someone who can create a database chose them.
-    if (source.engine !== "sqlite") {
+    if (source.engine !== "sqlite" && source.engine !== "redis") {
       for (const name of names.filter((n) => !isDatabaseName(n))) fail(name, unsafeName(source.engine, name));
       names = names.filter(isDatabaseName);
     }
@@ -112,9 +134,11 @@ export async function snapshotDatabases(options: {
       file: dumpName(source.engine, database),
       command: dumpCommand(source, database),
     }));
-    // The roles first: a restore loads them before the databases whose grants name them.
+    // The roles and accounts first: a restore loads them before the databases whose grants name them.
     if (source.engine === "postgres" && source.roles !== false)
       jobs.unshift({ database: "roles", file: POSTGRES_ROLES_FILE, command: rolesDumpCommand(source) });
+    if (source.engine === "mysql" && source.accounts !== false)
+      jobs.unshift({ database: "accounts", file: MYSQL_ACCOUNTS_FILE, command: accountsDumpCommand(source) });
     for (const { database, file, command } of jobs) {
       try {
         const r = await options.repo.backupFromCommand({
@@ -150,7 +174,7 @@ export async function snapshotDatabases(options: {
           ["INTERRUPTED", "COMMAND_TIMEOUT", "STORAGE_UNREACHABLE"].includes(err.code)
         )
           throw err;
-        fail(database, err);
+        fail(database, isServerWideDump(file) && isLifeboatError(err) ? serverWideFailure(source, err) : err);
       }
     }
   }

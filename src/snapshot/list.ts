@@ -8,7 +8,7 @@ import { LifeboatError } from "../errors.js";
 import { policyForHost, requireValidPolicies } from "../policy/load.js";
 import type { Snapshot } from "../restic/messages.js";
 import { openRepository, repositoryExists } from "../storage/repository.js";
-import { isDump, LIFEBOAT_TAG } from "./tags.js";
+import { dumpFileOf, isDump, LIFEBOAT_TAG, parseDumpFile } from "./tags.js";
 
 export interface SnapshotRow {
   host: string;
@@ -20,10 +20,22 @@ export interface SnapshotRow {
   files: number | undefined;
   totalBytes: number | undefined;
   bytesAdded: number | undefined;
+  /** What it holds: "files", or the dump of one database ("postgres app", "redis 6379", "mysql accounts"). */
+  holds: string;
+}
+
+/** What a snapshot holds, from its tags: the files, or which database's dump. */
+export function holdsOf(tags: readonly string[]): string {
+  const file = dumpFileOf({ tags: [...tags] });
+  if (!file) return "files";
+  const parsed = parseDumpFile(file, []);
+  // SQLite dump names are made from the file's path: shown as they are.
+  return parsed ? `${parsed.engine} ${parsed.database}` : `dump ${file}`;
 }
 
 export function toRow(host: string, s: Snapshot): SnapshotRow {
   return {
+    holds: holdsOf(s.tags ?? []),
     host,
     id: s.id,
     shortId: s.short_id,
@@ -86,6 +98,7 @@ async function latestFromCatalog(
     files: record.totalFiles,
     totalBytes: record.totalBytes,
     bytesAdded: record.bytesAdded,
+    holds: "files",
   };
 }
 

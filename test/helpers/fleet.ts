@@ -45,8 +45,8 @@ export async function ensureBaseImage(): Promise<void> {
 
 // Services for the database and recovery tests (database servers, nginx), added to the base image with apt
 // inside a container (the Debian mirror is reachable through podman's NAT) and committed as an image of its own.
-const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3", "nginx"];
-export const DB_IMAGE = `lifeboat-test-db:bookworm-4`;
+const DB_PACKAGES = ["postgresql", "mariadb-server", "sqlite3", "nginx", "redis-server"];
+export const DB_IMAGE = `lifeboat-test-db:bookworm-5`;
 /** podman run options this machine needs (DESIGN.md): also in the example runbooks. */
 export const RUN_OPTIONS = RUN_FLAGS;
 

@@ -88,6 +88,7 @@ test("every database gets its own snapshot, with its password only in environmen
   });
   expect(out.filesSnapshotId).toMatch(/^[0-9a-f]{64}$/);
   expect(out.dumps.map((d) => `${d.engine} ${d.database} ${d.file}`).sort()).toEqual([
+    "mysql accounts mysql.accounts.sql",
     "mysql shop mysql-shop.sql",
     "postgres app postgres-app.sql",
     "postgres postgres postgres-postgres.sql",
@@ -123,7 +124,7 @@ test("every database gets its own snapshot, with its password only in environmen
   expect(none.exitCode).toBe(2);
   expect(JSON.parse(none.stdout).error).toMatchObject({
     code: "SNAPSHOT_NOT_FOUND",
-    hint: "Dumps there: mysql-shop, postgres-app, postgres-postgres, postgres.roles, sqlite-srv_app_app.db.",
+    hint: "Dumps there: mysql-shop, mysql.accounts, postgres-app, postgres-postgres, postgres.roles, sqlite-srv_app_app.db.",
   });
   await sh(db1.root, `sqlite3 /tmp/restored.db < ${lite}`);
   expect((await sh(db1.root, `sqlite3 /tmp/restored.db "select group_concat(t) from notes"`)).trim()).toBe(
