@@ -30,6 +30,8 @@ export const SYSTEM_PATHS = [
   "/var/lib/logrotate",
   "/var/lib/private",
   "/var/cache",
+  // Caches (restic's own among them, which Lifeboat leaves there): rebuilt by whoever made them.
+  "/root/.cache",
   "/etc/alternatives",
   "/etc/ld.so.cache",
   "/etc/ssl/certs",

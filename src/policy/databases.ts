@@ -50,26 +50,23 @@ const noBoth = (s: { passwordEnv?: string | undefined; passwordFile?: string | u
   !(s.passwordEnv && s.passwordFile);
 const both = { message: "set passwordEnv or passwordFile, not both" };
 
+/** A SQL server's options, plus what the engine dumps of the server as a whole. */
+const sqlServer = <T extends z.ZodRawShape>(serverWide: T) =>
+  // The generic shape hides the password fields from the refinement's type; they are there.
+  z
+    .strictObject({ ...serverOptions, ...serverWide })
+    .refine((s) => noBoth(s as Parameters<typeof noBoth>[0]), both);
+
 export const postgresEntry = z.strictObject({
-  postgres: z
-    .strictObject({
-      ...serverOptions,
-      /** Also dump the roles (pg_dumpall --globals-only; needs a superuser), loaded before the databases. */
-      roles: z.boolean().default(true),
-    })
-    .refine(noBoth, both),
+  /** roles: also dump the roles (pg_dumpall --globals-only; needs a superuser), loaded before the databases. */
+  postgres: sqlServer({ roles: z.boolean().default(true) }),
 });
 export const mysqlEntry = z.strictObject({
-  mysql: z
-    .strictObject({
-      ...serverOptions,
-      /**
-       * Also dump the accounts (users, roles, grants: MariaDB's `--system=users`; needs read access to the mysql
-       * schema), loaded before the databases: an app that logs in as its own user can after a recovery.
-       */
-      accounts: z.boolean().default(true),
-    })
-    .refine(noBoth, both),
+  /**
+   * accounts: also dump the users, roles and grants (MariaDB's `--system=users`; needs read access to the mysql
+   * schema), loaded before the databases: an app that logs in as its own user can after a recovery.
+   */
+  mysql: sqlServer({ accounts: z.boolean().default(true) }),
 });
 export const sqliteEntry = z.strictObject({
   sqlite: z.strictObject({
@@ -89,17 +86,14 @@ export const redisEntry = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9._:-]+$/, "must be a host name or address")
         .optional(),
-      port: z.number().int().min(1).max(65535).optional(),
+      port: serverOptions.port,
       /** The server's unix socket (absolute path), instead of host and port. */
       socket: absolutePath.optional(),
       /** An ACL user (Redis 6+); default: the default user. */
-      user: z
-        .string()
-        .regex(/^[A-Za-z0-9_.@-]+$/, "must be a user name")
-        .optional(),
-      passwordEnv: envVarName.optional(),
+      user: serverOptions.user,
+      passwordEnv: serverOptions.passwordEnv,
       /** A file on the host holding the password (mode 0600). */
-      passwordFile: absolutePath.optional(),
+      passwordFile: serverOptions.passwordFile,
       runAs: serverOptions.runAs,
       /** Where the server loads its RDB file from at start (its `dir` and `dbfilename`): where a recovery puts it. */
       dir: absolutePath.default("/var/lib/redis"),

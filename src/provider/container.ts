@@ -120,6 +120,9 @@ export class ContainerProvider implements Provider {
       "--label",
       controller,
       ...(network ? ["--network", network] : []),
+      // The default `sleep infinity` as PID 1 ignores SIGTERM (a stop waited 10 s for nothing): an init forwards
+      // it. Only for that command: an image's own init (systemd) must stay PID 1.
+      ...(isDefaultCommand(this.spec.command) && !this.spec.runOptions.includes("--init") ? ["--init"] : []),
       ...(drill ? [] : this.spec.ports.flatMap((p) => ["-p", p])),
       ...this.spec.runOptions,
       // Volumes, the host's network, devices: production's place only; a drill or stage never gets them.
@@ -272,3 +275,7 @@ export async function containerAddress(engine: ContainerEngine, name: string): P
   );
   return String(r.stdout).trim().split(/\s+/).filter(Boolean)[0] ?? "";
 }
+
+/** The runbook's container command when it names none: a machine that only waits to be configured. */
+const isDefaultCommand = (command: readonly string[]): boolean =>
+  command.length === 2 && command[0] === "sleep" && command[1] === "infinity";

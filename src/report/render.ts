@@ -83,7 +83,8 @@ export function reportText(r: RecoveryReport): string {
   }
   if (r.mode === "drill")
     lines.push(`  cleanup: ${r.cleanup}${r.cleanupHint ? ` (remove with: ${r.cleanupHint})` : ""}`);
-  lines.push(`  restic ${r.resticVersion}, lifeboat ${r.lifeboatVersion}`);
+  // A --no-data build ran no restic.
+  lines.push(`  ${r.resticVersion ? `restic ${r.resticVersion}, ` : ""}lifeboat ${r.lifeboatVersion}`);
   return lines.join("\n");
 }
 
@@ -262,7 +263,7 @@ export function reportHtml(r: RecoveryReport): string {
           r.checks.map((c) => [e(c.name), badge(c.status), String(c.attempts), e(c.detail)]),
         )
       : "") +
-    `<p style="color:#6e7781;font-size:12px">restic ${e(r.resticVersion)}, Lifeboat ${e(r.lifeboatVersion)}. The full report is attached as JSON.</p>` +
+    `<p style="color:#6e7781;font-size:12px">${r.resticVersion ? `restic ${e(r.resticVersion)}, ` : ""}Lifeboat ${e(r.lifeboatVersion)}. The full report is attached as JSON.</p>` +
     "</div></div></body></html>"
   );
 }

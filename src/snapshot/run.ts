@@ -302,6 +302,15 @@ async function snapshotPolicy(
   }
 }
 
+/** What a run whose dumps failed still saved: said in its error, so nobody thinks the host went unsaved. */
+function savedAnyway(filesSnapshot: string | undefined, dumpsSaved: number): string {
+  const saved = [
+    ...(filesSnapshot ? [`the files (snapshot ${filesSnapshot.slice(0, 8)})`] : []),
+    ...(dumpsSaved > 0 ? [`${dumpsSaved} other dump(s)`] : []),
+  ];
+  return saved.length ? `. Still saved: ${saved.join(" and ")}` : "";
+}
+
 /** The presence check, restic on the host, the repository proven, the sentinels, then restic's backup. */
 async function snapshotWithRestic(
   options: SnapshotOptions,
@@ -433,7 +442,8 @@ async function snapshotOnHost(
     const names = failures.map((f) => `${f.engine} ${f.database}`).join(", ");
     throw new LifeboatError(
       failures.every((f) => f.error.code === first?.code) && first ? first.code : "DUMP_FAILED",
-      `${failures.length} database dump(s) of ${policy.host} failed (${names}): ${failures.map((f) => f.error.message).join("; ")}`,
+      `${failures.length} database dump(s) of ${policy.host} failed (${names}): ${failures.map((f) => f.error.message).join("; ")}` +
+        savedAnyway(files?.snapshotId, dumps.length),
       {
         hint:
           first?.hint ??

@@ -74,6 +74,8 @@ beforeAll(async () => {
       // A hand edit to a package's configuration file, and one to a file no package has.
       "echo 'ULIMIT=\"-n 4096\"' >> /etc/default/nginx",
       "echo 'gzip on;' > /etc/nginx/conf.d/extra.conf",
+      // restic's cache, as Lifeboat's snapshots leave it: a cache, never data.
+      "mkdir -p /root/.cache/restic/0123abcd/index && head -c 3000 /dev/urandom > /root/.cache/restic/0123abcd/index/ff00",
     ].join(" && "),
   );
 }, 300_000);

@@ -154,6 +154,8 @@ irreplaceable:
   - mysql: { database: [shop, crm], user: backup, passwordEnv: SHOP_DB_PASSWORD, options: [--skip-lock-tables] }
   - postgres: { database: all, host: db.internal, port: 5433, user: dump, passwordFile: /etc/lifeboat/pgpass }
   - sqlite: { path: /srv/app/app.db }
+  - redis: {}
+  - redis: { name: sessions, socket: /run/redis/sessions.sock, passwordEnv: REDIS_PW, dir: /srv/redis, owner: app }
 `,
   );
   const set = await loadPolicies(await ws.config(), ws.policiesDir, ws.root);
@@ -167,6 +169,7 @@ irreplaceable:
       user: "backup",
       passwordEnv: "SHOP_DB_PASSWORD",
       options: ["--skip-lock-tables"],
+      accounts: true,
     },
     {
       engine: "postgres",
@@ -179,6 +182,19 @@ irreplaceable:
       roles: true,
     },
     { engine: "sqlite", databases: ["/srv/app/app.db"], runAs: undefined, options: [] },
+    {
+      engine: "redis",
+      databases: ["6379"],
+      options: [],
+      redis: { socket: undefined, dir: "/var/lib/redis", dbfilename: "dump.rdb", owner: "redis" },
+    },
+    {
+      engine: "redis",
+      databases: ["sessions"],
+      passwordEnv: "REDIS_PW",
+      options: [],
+      redis: { socket: "/run/redis/sessions.sock", dir: "/srv/redis", dbfilename: "dump.rdb", owner: "app" },
+    },
   ]);
 
   await ws.writePolicy(
@@ -188,6 +204,7 @@ irreplaceable:
   - postgres: { database: "app; drop", password: hunter2 }
   - mysql: { database: shop, passwordEnv: A, passwordFile: /b }
   - redis: { database: 0 }
+  - redis: { socket: /run/redis.sock, port: 6380 }
 `,
   );
   const problems = await problemsOf(ws);
@@ -195,7 +212,8 @@ irreplaceable:
     "policies/db1.yaml:3: irreplaceable[0].postgres.database: must be a database name: letters, digits, _ $ -",
     'policies/db1.yaml:3: irreplaceable[0].postgres.password: unknown key "password"',
     "policies/db1.yaml:4: irreplaceable[1].mysql: set passwordEnv or passwordFile, not both",
-    "policies/db1.yaml:5: irreplaceable[2]: must be a path, or one of { postgres: ... }, { mysql: ... }, { sqlite: ... }",
+    'policies/db1.yaml:5: irreplaceable[2].redis.database: unknown key "database"',
+    "policies/db1.yaml:6: irreplaceable[3].redis: set socket, or host and port, not both",
   ]);
 });
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, vi } from "vitest";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { CommandProvider } from "../../src/provider/command.js";
 import { ContainerProvider } from "../../src/provider/container.js";
 import { SshProvider } from "../../src/provider/ssh.js";
@@ -95,3 +95,23 @@ providerConformance("command (the user's create and destroy commands)", async ()
   stands: containerStands,
   owns: true,
 }));
+
+test("a container machine waiting with sleep gets an init: a stop ends it by SIGTERM, not after the kill timeout", async () => {
+  const runId = `${process.pid}init`;
+  const machine = await container(`${dir}/controller`).create({
+    name: `pc-init-${runId}`,
+    host: "pc",
+    runId,
+    mode: "drill",
+  });
+  try {
+    const inspect = (format: string) =>
+      execa("podman", ["inspect", "--format", format, machine.name]).then((r) => r.stdout.trim());
+    expect(await inspect("{{.HostConfig.Init}}")).toBe("true");
+    await execa("podman", ["stop", "--time", "30", machine.name]);
+    // 143 = ended by SIGTERM; without an init PID 1 ignores it and podman kills it after 30 s (137).
+    expect(await inspect("{{.State.ExitCode}}")).toBe("143");
+  } finally {
+    await machine.destroy();
+  }
+});

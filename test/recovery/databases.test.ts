@@ -9,6 +9,7 @@ import type { RecoveryReport } from "../../src/recovery/run.js";
 import { ContainerTransport } from "../../src/transport/container.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
 import { type ContainerHost, containerRunbook, DB_IMAGE, psql, sh, startDbHost } from "../helpers/fleet.js";
+import { reportSchemaErrors } from "../helpers/report-schema.js";
 import { createWorkspace, type Workspace } from "../helpers/workspace.js";
 
 vi.setConfig({ testTimeout: 240_000 });
@@ -225,6 +226,12 @@ test("Redis written right before the snapshot comes back with every key; one fil
   expect(report.checks[0]).toMatchObject({ name: "every key is back", status: "passed" });
   const back = new ContainerTransport("cache", redisName, "podman");
   expect(await sh(back, "stat -c %U /var/lib/redis/dump.rdb")).toBe("redis\n");
+  // The report, as recover printed it and as `report --json` reads it from the catalog, is what the published
+  // JSON Schema says.
+  expect(reportSchemaErrors(report)).toEqual([]);
+  const stored = jsonResult<RecoveryReport>(await runCli(["--json", "report", "--host", "cache"], ws.env));
+  expect(stored.runId).toBe(report.runId);
+  expect(reportSchemaErrors(stored)).toEqual([]);
 
   // The everyday request on the recovered machine: yesterday's note, put back in place over today's.
   await sh(back, "echo 'buy sails' > /srv/notes/todo.txt");

@@ -28,6 +28,15 @@ async function twoSnapshots(ws: Workspace) {
   return { original, first: first.snapshotId, second: second.snapshotId };
 }
 
+/** `lifeboat restore --host web1 --path P ...` as the terminal shows it (add "--json" for the result). */
+const restorePath = (ws: Workspace, p: string, ...more: string[]) =>
+  runCli(["restore", "--host", "web1", "--path", p, ...more], ws.env);
+/** The same, its JSON result. */
+const restoredPath = async (ws: Workspace, p: string, ...more: string[]) =>
+  jsonResult<PathRestoreOutcome>(
+    await runCli(["--json", "restore", "--host", "web1", "--path", p, ...more], ws.env),
+  );
+
 test("restore --path: one file into a directory, then in place (a newer file only with --force, kept beside)", async ({
   ws,
 }) => {
@@ -36,23 +45,8 @@ test("restore --path: one file into a directory, then in place (a newer file onl
 
   // Beside: into a directory under its own name, the live file untouched.
   const into = path.join(ws.root, "got-back");
-  const beside = jsonResult<PathRestoreOutcome>(
-    await runCli(
-      [
-        "--json",
-        "restore",
-        "--host",
-        "web1",
-        "--snapshot",
-        first.slice(0, 8),
-        "--path",
-        file,
-        "--target",
-        into,
-      ],
-      ws.env,
-    ),
-  );
+  const old = first.slice(0, 8);
+  const beside = await restoredPath(ws, file, "--snapshot", old, "--target", into);
   expect(beside).toMatchObject({ type: "file", files: 1, bytes: 20_000, verified: true, where: "here" });
   expect(await readFile(path.join(into, "invoice-2026-11.pdf"))).toEqual(original);
   expect(await readFile(file, "utf8")).toBe("overwritten by a bug");
@@ -60,10 +54,7 @@ test("restore --path: one file into a directory, then in place (a newer file onl
   expect(await readdir(into)).toEqual(["invoice-2026-11.pdf"]);
 
   // In place: the live file was changed after the snapshot's copy, so it is refused and nothing changes.
-  const refused = await runCli(
-    ["restore", "--host", "web1", "--snapshot", first.slice(0, 8), "--path", file, "--in-place"],
-    ws.env,
-  );
+  const refused = await restorePath(ws, file, "--snapshot", old, "--in-place");
   expect(refused.exitCode, refused.stderr).toBe(2);
   expect(refused.stderr).toContain("RESTORE_TARGET_NEWER");
   expect(refused.stderr).toContain("nothing was replaced");
@@ -71,23 +62,7 @@ test("restore --path: one file into a directory, then in place (a newer file onl
   expect((await readdir(path.dirname(file))).filter((f) => f.includes("lifeboat-"))).toEqual([]);
 
   // --force: put back, and what was there kept beside it.
-  const forced = jsonResult<PathRestoreOutcome>(
-    await runCli(
-      [
-        "--json",
-        "restore",
-        "--host",
-        "web1",
-        "--snapshot",
-        first.slice(0, 8),
-        "--path",
-        file,
-        "--in-place",
-        "--force",
-      ],
-      ws.env,
-    ),
-  );
+  const forced = await restoredPath(ws, file, "--snapshot", old, "--in-place", "--force");
   expect(forced).toMatchObject({ where: "host", restoredTo: file, verified: true });
   expect(await readFile(file)).toEqual(original);
   expect(forced.kept).toMatch(/invoice-2026-11\.pdf\.lifeboat-\d{8}T\d{6}Z$/);
@@ -101,9 +76,7 @@ test("restore --path in place: a deleted directory comes back whole; an older li
   const docs = ws.data("srv/app/uploads/docs");
   const before = await readdir(docs);
   await rm(docs, { recursive: true });
-  const r = jsonResult<PathRestoreOutcome>(
-    await runCli(["--json", "restore", "--host", "web1", "--path", docs, "--in-place"], ws.env),
-  );
+  const r = await restoredPath(ws, docs, "--in-place");
   expect(r).toMatchObject({ type: "dir", files: before.length });
   expect(r.kept).toBeUndefined();
   expect((await readdir(docs)).sort()).toEqual(before.sort());
@@ -113,24 +86,16 @@ test("restore --path in place: a deleted directory comes back whole; an older li
   const saved = await readFile(logo);
   await writeFile(logo, "stale");
   await utimes(logo, new Date("2020-01-01"), new Date("2020-01-01"));
-  const older = jsonResult<PathRestoreOutcome>(
-    await runCli(["--json", "restore", "--host", "web1", "--path", logo, "--in-place"], ws.env),
-  );
+  const older = await restoredPath(ws, logo, "--in-place");
   expect(await readFile(logo)).toEqual(saved);
   expect(older.kept).toBeDefined();
 
   // A path the snapshot does not hold: a clear error, exit 2.
-  const missing = await runCli(
-    [
-      "restore",
-      "--host",
-      "web1",
-      "--path",
-      ws.data("srv/app/uploads/nope.jpg"),
-      "--target",
-      path.join(ws.root, "x"),
-    ],
-    ws.env,
+  const missing = await restorePath(
+    ws,
+    ws.data("srv/app/uploads/nope.jpg"),
+    "--target",
+    path.join(ws.root, "x"),
   );
   expect(missing.exitCode).toBe(2);
   expect(missing.stderr).toContain("PATH_NOT_IN_SNAPSHOT");

@@ -80,7 +80,8 @@ test("the CLI creates the repository and a 0600 key file on first use and says s
   expect(list).toHaveLength(2);
   expect(list[0]).toMatchObject({ host: "web1", files: WEB1_IRREPLACEABLE.length + 2 });
   const human = await runCli(["snapshots"], ws.env);
-  expect(human.stdout).toMatch(/^HOST\s+ID\s+TIME\s+FILES\s+SIZE\s+ADDED$/m);
+  expect(human.stdout).toMatch(/^HOST\s+ID\s+TIME\s+HOLDS\s+FILES\s+SIZE\s+ADDED$/m);
+  expect(human.stdout).toMatch(/^web1\s+[0-9a-f]{8}\s+\S+ \S+\s+files\s+/m);
 });
 
 test("a missing irreplaceable path is an error, not an empty snapshot", async ({ ws }) => {
