@@ -8,7 +8,7 @@ import { policyForHost } from "../policy/load.js";
 import type { ResticRepository } from "../restic/engine.js";
 import type { LsNode } from "../restic/messages.js";
 import { normalizeSnapshotPath } from "../restore/path.js";
-import { hostSnapshots, resolveSnapshot, type SnapshotRow } from "../snapshot/list.js";
+import { hostSnapshots, pickSnapshot, resolveSnapshot, type SnapshotRow } from "../snapshot/list.js";
 import { dumpOf, LIFEBOAT_TAG } from "../snapshot/tags.js";
 import { openPolicyRepository } from "../storage/repository.js";
 
@@ -152,21 +152,10 @@ export async function diffSnapshots(
   options: BrowseOptions & { from: string; to: string; metadata?: boolean },
 ): Promise<Difference> {
   const { host, repo } = await repositoryOf(options);
+  // One listing answers both names (each restic call costs a key derivation).
   const { rows } = await hostSnapshots(options.config, host, options.logger);
-  const pick = (ref: string): SnapshotRow => {
-    const found =
-      ref === "latest" ? rows.filter((r) => !dumpOf(r)).slice(-1) : rows.filter((r) => r.id.startsWith(ref));
-    const [only, ...more] = found;
-    if (!only || more.length > 0)
-      throw new LifeboatError(
-        "SNAPSHOT_NOT_FOUND",
-        only ? `snapshot id ${ref} is ambiguous for host ${host}` : `host ${host} has no snapshot ${ref}`,
-        { hint: `Run \`lifeboat snapshots --host ${host}\` and pass ids from it (or latest).` },
-      );
-    return only;
-  };
-  const from = pick(options.from);
-  const to = pick(options.to);
+  const from = pickSnapshot(rows, host, options.from);
+  const to = pickSnapshot(rows, host, options.to);
   const { changes, statistics } = await repo.diff(from.id, to.id);
   const wanted = new Set(changes.map((c) => c.path.replace(/\/$/, "")));
   // Sizes and types of the changed paths only: the listings stream, nothing else is kept.

@@ -163,7 +163,7 @@ export async function restorePath(options: PathRestoreOptions): Promise<PathRest
     const r = await restoreHere(admin.repo, chosen, p, expected, options.target, options.force ?? false);
     return done({ ...r, where: "here" });
   }
-  const r = await restoreInPlace(options, policy, chosen, p, expected);
+  const r = await restoreInPlace(options, policy, chosen, p, expected, admin.repo);
   return done({ ...r, where: "host" });
 }
 
@@ -260,22 +260,29 @@ async function restoreInPlace(
   chosen: { id: string; shortId: string; time: string },
   p: string,
   expected: Expected,
+  /** The repository as the controller opened it: a local host's restic is this one. */
+  controller: ResticRepository,
 ): Promise<{ restoredTo: string; kept: string | undefined }> {
   const transport = await openTransport(policy.host, policy.transport);
   let onHost: HostRestic | undefined;
   let scratch: string | undefined;
   try {
-    if (transport.kind !== "local")
+    // A remote host's own restic, with the host's key; a local host's is the controller's.
+    let repo = controller;
+    if (transport.kind !== "local") {
       onHost = await resticOnHost(transport, {
         install: policy.installRestic,
         policyFile: policy.file,
         logger: options.logger,
       });
-    const opened = await openPolicyRepository(options.config, policy, {
-      onHost,
-      logger: options.logger,
-      signal: options.signal,
-    });
+      repo = (
+        await openPolicyRepository(options.config, policy, {
+          onHost,
+          logger: options.logger,
+          signal: options.signal,
+        })
+      ).repo;
+    }
     const made = await must(
       transport,
       ["sh", "-c", MAKE_SCRATCH, "scratch", p],
@@ -287,7 +294,7 @@ async function restoreInPlace(
         "HOST_SETUP_FAILED",
         `no directory could be made beside ${p} on ${policy.host}`,
       );
-    const { itemErrors } = await opened.repo.restore({
+    const { itemErrors } = await repo.restore({
       snapshot: chosen.id,
       target: scratch,
       include: [p],

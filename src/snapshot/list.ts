@@ -123,6 +123,11 @@ export async function resolveSnapshot(
       hint: `Nothing was ever snapshotted for ${host} there. Check the storage target in lifeboat.yaml, or run \`lifeboat snapshot --host ${host}\` first.`,
     });
   }
+  return pickSnapshot(rows, host, ref);
+}
+
+/** The row `ref` names among a host's snapshots (oldest first): "latest" (the newest of files), an id or a prefix. */
+export function pickSnapshot(rows: readonly SnapshotRow[], host: string, ref: string): SnapshotRow {
   if (rows.length === 0) {
     throw new LifeboatError("SNAPSHOT_NOT_FOUND", `host ${host} has no snapshots yet`, {
       hint: `Run \`lifeboat snapshot --host ${host}\` first.`,
