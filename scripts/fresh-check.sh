@@ -26,9 +26,10 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root: it removes and reinstalls Debian packages"
 if [ "$yes" -ne 1 ]; then
   cat >&2 <<'TXT'
-This purges restic, openssh-server, podman, runc, debootstrap, ansible and chromium (and what apt then
-autoremoves), restic's trixie apt source, every podman image, container and volume, /run/sshd and the image
-caches, then runs ./scripts/test.sh from a fresh clone. Run again with --yes to go ahead.
+This purges restic, openssh-server, podman, runc, debootstrap, ansible, chromium, libvirt and QEMU (and what
+apt then autoremoves), restic's trixie apt source, every podman image, container and volume, every libvirt VM
+and network, /run/sshd and the image caches (the VM base image's too), then runs ./scripts/test.sh from a fresh
+clone. Run again with --yes to go ahead.
 TXT
   exit 2
 fi
@@ -36,7 +37,8 @@ fi
 
 # The packages setup.sh and test.sh install (setup.sh's base list stays: ca-certificates, openssl, procps and
 # openssh-client are on any Debian machine that can clone a repository over https).
-packages=(restic restic-rest-server openssh-server podman runc catatonit debootstrap ansible chromium)
+packages=(restic restic-rest-server openssh-server podman runc catatonit debootstrap ansible chromium
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-daemon cloud-image-utils)
 installed=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && installed+=("$p")
@@ -46,6 +48,18 @@ if command -v podman >/dev/null 2>&1; then
   say "podman system reset (every image, container, volume and network)"
   podman system reset --force >/dev/null 2>&1 || say "podman system reset failed; removing its storage by hand"
 fi
+if command -v virsh >/dev/null 2>&1 && virsh -c qemu:///system version >/dev/null 2>&1; then
+  say "removing every libvirt VM and network, stopping libvirtd"
+  for d in $(virsh -q -c qemu:///system list --all --name); do
+    virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
+  done
+  for n in $(virsh -q -c qemu:///system net-list --all --name); do
+    virsh -q -c qemu:///system net-destroy "$n" >/dev/null 2>&1 || true
+  done
+fi
+pkill -x libvirtd 2>/dev/null || true
+pkill -x virtlogd 2>/dev/null || true
 if [ "${#installed[@]}" -gt 0 ]; then
   say "purging ${installed[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${installed[@]}" >/dev/null
@@ -53,7 +67,8 @@ if [ "${#installed[@]}" -gt 0 ]; then
 fi
 say "removing restic's trixie source, /run/sshd, container storage, image caches, restic's cache"
 rm -f /etc/apt/sources.list.d/lifeboat-trixie.sources /etc/apt/preferences.d/lifeboat-trixie
-rm -rf /run/sshd /var/lib/containers /run/containers /var/cache/lifeboat /var/cache/lifeboat-test
+rm -rf /run/sshd /var/lib/containers /run/containers /var/cache/lifeboat /var/cache/lifeboat-test /var/lib/lifeboat
+rm -rf /etc/libvirt /var/lib/libvirt /run/libvirt
 rm -rf "${HOME:-/root}/.cache/restic"
 apt-get update -qq >/dev/null || true
 

@@ -122,6 +122,27 @@ prepare_services() {
   fi
 }
 
+# The vm provider drives libvirt: where no service manager started libvirtd (systemd is not PID 1), setup does,
+# as it makes sshd's directory. Nothing happens where libvirt is not installed.
+start_libvirt() {
+  command -v libvirtd >/dev/null 2>&1 || return 0
+  [ "$(id -u)" -eq 0 ] || return 0
+  virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+  if [ -d /run/systemd/system ]; then
+    say "starting libvirtd"
+    systemctl start libvirtd
+  else
+    say "starting virtlogd and libvirtd (no service manager runs them here)"
+    pgrep -x virtlogd >/dev/null || virtlogd -d
+    pgrep -x libvirtd >/dev/null || libvirtd -d
+  fi
+  for _ in $(seq 100); do
+    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  die "libvirtd did not answer after starting it; run 'libvirtd -v' to see why"
+}
+
 # ca-certificates for HTTPS; openssl makes the S3 test server's certificate; procps (pkill) for the crash tests;
 # openssh-client for the ssh transport (the tests add openssh-server for their sshd on loopback); nftables keeps
 # drill machines off production's network.
@@ -132,5 +153,6 @@ install_node
 # shellcheck disable=SC2086
 [ -n "${LIFEBOAT_SETUP_EXTRA:-}" ] && install_debian_packages ${LIFEBOAT_SETUP_EXTRA}
 prepare_services
+start_libvirt
 install_npm_deps
 say "ready: $(restic version | awk '{print "restic", $2}'), node $(node_modules/.bin/node --version)"

@@ -71,6 +71,7 @@ const exitCodeByErrorCode = {
   RPO_BREACHED: ExitCode.rpoBreached,
   DRILL_NOT_ISOLATED: ExitCode.usage,
   ISOLATION_UNAVAILABLE: ExitCode.environment,
+  VIRTUALIZATION_UNAVAILABLE: ExitCode.environment,
   DISK_FULL: ExitCode.diskFull,
   SNAPSHOT_SUSPICIOUS: ExitCode.degraded,
   INTERNAL: ExitCode.failure,

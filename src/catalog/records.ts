@@ -12,7 +12,16 @@ export { parseRunKey, runKey } from "./keys.js";
 import { type MalformedSink, parseCatalogJson, warnMalformed } from "./read.js";
 import type { CatalogStore } from "./types.js";
 
-export const RUN_KINDS = ["snapshot", "prune", "check", "recovery", "drill", "stage", "replicate"] as const;
+export const RUN_KINDS = [
+  "snapshot",
+  "prune",
+  "check",
+  "recovery",
+  "drill",
+  "stage",
+  "replicate",
+  "bake",
+] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const runRecordSchema = z.object({

@@ -5,6 +5,7 @@ import { VERSION } from "../version.js";
 import { registerAccept } from "./accept.js";
 import { registerAdmin } from "./admin.js";
 import { registerAudit } from "./audit.js";
+import { registerBake } from "./bake.js";
 import { registerBrowse } from "./browse.js";
 import { registerCheck } from "./check.js";
 import { type CommandRunner, createContext, type GlobalOptions } from "./context.js";
@@ -101,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAccept(program, run);
   registerCheck(program, run);
   registerRecover(program, run);
+  registerBake(program, run);
   registerPlan(program, run);
   registerStage(program, run);
   registerReport(program, run);

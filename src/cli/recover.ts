@@ -1,5 +1,6 @@
 // `lifeboat recover` and `lifeboat drill`: rebuild a host from its runbook and restore its data onto it.
 import type { Command } from "commander";
+import { LifeboatError } from "../errors.js";
 import { recoverHost } from "../recovery/run.js";
 import { eventLine, planText, reportText } from "../recovery/text.js";
 import type { CommandRunner } from "./context.js";
@@ -12,6 +13,8 @@ interface RecoverFlags {
   keep?: boolean;
   data?: boolean;
   from?: string;
+  fromCode?: boolean;
+  fromImage?: boolean;
 }
 
 const EXIT_HELP =
@@ -20,6 +23,8 @@ const EXIT_HELP =
 export function registerRecover(program: Command, run: CommandRunner): void {
   const action = (mode: "recovery" | "drill") => (opts: RecoverFlags) =>
     run(async (ctx) => {
+      if (opts.fromCode && opts.fromImage)
+        throw new LifeboatError("USAGE", "--from-code and --from-image exclude each other");
       const config = await ctx.loadConfig();
       const human = !ctx.options.json;
       const result = await recoverHost({
@@ -32,6 +37,7 @@ export function registerRecover(program: Command, run: CommandRunner): void {
         keep: opts.keep ?? false,
         noData: opts.data === false,
         from: opts.from,
+        build: opts.fromCode ? "code" : opts.fromImage ? "image" : "auto",
         logger: ctx.logger,
         signal: ctx.signal,
         onEvent: (e) => {
@@ -60,6 +66,8 @@ export function registerRecover(program: Command, run: CommandRunner): void {
     .option("--dry-run", "print the plan (and prove the snapshot and key) without provisioning anything")
     .option("--replace", "the machine still exists: stop and rename it (kept), then rebuild in its place")
     .option("--from <target>", "restore from the host's offsite copy (its target's replicate: to)")
+    .option("--from-code", "build the machine by the runbook's steps even when a fresh baked image exists")
+    .option("--from-image", "start from the baked image; fail when it is missing or stale")
     .option(
       "--no-data",
       "build the machine from its runbook only: no restore, no checks (a new host's first build)",
@@ -77,6 +85,8 @@ export function registerRecover(program: Command, run: CommandRunner): void {
     .option("--dry-run", "print the plan (and prove the snapshot and key) without provisioning anything")
     .option("--keep", "keep the machine when the drill fails, for debugging (prints how to remove it)")
     .option("--from <target>", "restore from the host's offsite copy, to prove it too")
+    .option("--from-code", "build the machine by the runbook's steps even when a fresh baked image exists")
+    .option("--from-image", "start from the baked image; fail when it is missing or stale")
     .addHelpText("after", EXIT_HELP)
     .action(action("drill"));
 }

@@ -1,6 +1,8 @@
 // The daemon's jobs, from the config, the policies and the runbooks: a snapshot (then retention) per policy on
 // its schedule, a repository check per host, a drill per runbook with a drill schedule, the weekly digest.
+
 import type { Logger } from "pino";
+import { prepareScheduledDrill } from "../bake/schedule.js";
 import { HostHistory } from "../catalog/history.js";
 import { type RunKind, recordSkipped } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
@@ -113,11 +115,20 @@ export function buildJobs(
         run: (signal) =>
           measured(ctx, policy.host, "drill", async () => {
             try {
+              // A baked host alternates between its image and code, and is baked again after a runbook change.
+              const build = await prepareScheduledDrill({
+                config,
+                policy,
+                runbook,
+                logger: ctx.logger,
+                signal,
+              });
               // The runbook the daemon loaded (and validated) at start or reload, not the file as it is now.
               const r = await recoverHost({
                 config,
                 host: policy.host,
                 mode: "drill",
+                build,
                 runbook,
                 trigger: "schedule",
                 logger: ctx.logger,

@@ -7,7 +7,7 @@ import { type ContainerEngine, ContainerTransport, findEngine } from "../transpo
 import { onlyEnv } from "../util/child-env.js";
 import { type Endpoint, isolationTables, NetworkIsolation, removeTable, tableName } from "./isolation.js";
 import { controllerId, notOurs, type ProviderContext } from "./ownership.js";
-import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+import type { BakedImage, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type ContainerSpec = Extract<ProviderSpec, { kind: "container" }>;
 
@@ -127,7 +127,7 @@ export class ContainerProvider implements Provider {
       ...this.spec.runOptions,
       // Volumes, the host's network, devices: production's place only; a drill or stage never gets them.
       ...(drill ? [] : this.spec.recoveryRunOptions),
-      this.spec.image,
+      request.image ?? this.spec.image,
       ...this.spec.command,
     ];
     const r = await this.run(args, request.signal);
@@ -141,7 +141,9 @@ export class ContainerProvider implements Provider {
       ansible_host: name,
     };
     const isolated = isolation;
+    const saveImage = (host: string, digest: string) => this.commit(name, host, digest);
     return {
+      saveImage,
       name,
       transport,
       address,
@@ -156,6 +158,69 @@ export class ContainerProvider implements Provider {
           }
         : undefined,
     };
+  }
+
+  /** A baked image: the machine's filesystem committed as localhost/lifeboat-baked/<host>:<digest>. */
+  private async commit(name: string, host: string, digest: string): Promise<BakedImage> {
+    const ref = bakedRef(host, digest);
+    const createdAt = new Date().toISOString();
+    const r = await this.run([
+      "commit",
+      // `--change LABEL`: podman 4.3's commit has no --label; docker's has neither.
+      "--change",
+      `LABEL lifeboat.host=${host} lifeboat.digest=${digest} lifeboat.baked=${createdAt}`,
+      name,
+      ref,
+    ]);
+    if (r.exitCode !== 0)
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        `cannot save ${name} as ${ref}: ${tail(String(r.stderr))}`,
+        {
+          hint: `Check the engine's storage (\`${await this.cli()} system df\`).`,
+        },
+      );
+    for (const old of await this.bakedImages(host))
+      if (old.ref !== ref) await this.run(["image", "rm", old.ref]);
+    return { host, digest, ref, createdAt, bytes: await this.imageSize(ref) };
+  }
+
+  async bakedImages(host: string): Promise<BakedImage[]> {
+    const repository = bakedRef(host, "").slice(0, -1);
+    const r = await this.run(["images", "--filter", `reference=${repository}`, "--format", "{{.Tag}}"]);
+    const images: BakedImage[] = [];
+    for (const digest of String(r.stdout)
+      .split("\n")
+      .map((t) => t.trim())) {
+      if (!/^[0-9a-f]{12,64}$/.test(digest)) continue;
+      const ref = bakedRef(host, digest);
+      const labels = await this.run([
+        "image",
+        "inspect",
+        "--format",
+        '{{index .Config.Labels "lifeboat.baked"}}',
+        ref,
+      ]);
+      images.push({
+        host,
+        digest,
+        ref,
+        createdAt: String(labels.stdout).trim(),
+        bytes: await this.imageSize(ref),
+      });
+    }
+    return images.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  private async imageSize(ref: string): Promise<number | undefined> {
+    const r = await this.run(["image", "inspect", "--format", "{{.Size}}", ref]);
+    const n = Number(String(r.stdout).trim());
+    return r.exitCode === 0 && Number.isFinite(n) ? n : undefined;
+  }
+
+  async baseIdentity(): Promise<string> {
+    const r = await this.run(["image", "inspect", "--format", "{{.Id}}", this.spec.image]);
+    return r.exitCode === 0 ? `image ${String(r.stdout).trim()}` : `image ${this.spec.image} (not here)`;
   }
 
   async remove(machine: {
@@ -275,6 +340,9 @@ export async function containerAddress(engine: ContainerEngine, name: string): P
   );
   return String(r.stdout).trim().split(/\s+/).filter(Boolean)[0] ?? "";
 }
+
+/** Where a host's baked image is kept in the engine's store, one tag per digest. */
+const bakedRef = (host: string, digest: string): string => `localhost/lifeboat-baked/${host}:${digest}`;
 
 /** The runbook's container command when it names none: a machine that only waits to be configured. */
 const isDefaultCommand = (command: readonly string[]): boolean =>

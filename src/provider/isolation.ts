@@ -20,8 +20,12 @@ export interface IsolationRules {
   duringSteps: Endpoint[];
 }
 
-/** A run's table: one per machine, named after its run, so that a leftover is found and removed by its run. */
-export const tableName = (runId: string): string => `lifeboat_${runId.replace(/[^A-Za-z0-9_]/g, "_")}`;
+/**
+ * A run's table: one per machine, named after its run, so that a leftover is found and removed by its run. Each
+ * provider has its own prefix: one provider's sweep of leftovers never takes another's live table.
+ */
+export const tableName = (runId: string, prefix: "lifeboat" | "lifeboatvm" = "lifeboat"): string =>
+  `${prefix}_${runId.replace(/[^A-Za-z0-9_]/g, "_")}`;
 
 async function nft(script: string, signal?: AbortSignal): Promise<void> {
   const r = await execa("nft", ["-f", "-"], {
@@ -61,8 +65,11 @@ export class NetworkIsolation {
     gateway: string | undefined;
     rules: IsolationRules;
     signal?: AbortSignal | undefined;
+    /** The machine asks its gateway for an address (a VM on libvirt's network): DHCP to the gateway passes. */
+    dhcp?: boolean | undefined;
+    prefix?: "lifeboat" | "lifeboatvm" | undefined;
   }): Promise<NetworkIsolation> {
-    const table = tableName(options.runId);
+    const table = tableName(options.runId, options.prefix);
     const from = `iifname "${options.bridge}"`;
     await nft(
       [
@@ -82,6 +89,8 @@ export class NetworkIsolation {
               `    ${from} ip daddr ${options.gateway} tcp dport 53 accept`,
             ]
           : []),
+        // A DHCP request goes to the broadcast address before the machine has one of its own.
+        ...(options.dhcp ? [`    ${from} udp sport 68 udp dport 67 accept`] : []),
         // Refused at once rather than dropped: a step that tries to reach production fails fast and says so.
         `    ${from} meta l4proto tcp counter reject with tcp reset`,
         `    ${from} counter reject with icmpx type admin-prohibited`,
@@ -116,10 +125,11 @@ export async function removeTable(table: string): Promise<void> {
   await execa("nft", ["delete", "table", "inet", table], { reject: false, ...onlyEnv() });
 }
 
-/** The runs whose isolation tables exist on this machine (a crash can leave one behind its network). */
-export async function isolationTables(): Promise<string[]> {
+/** The runs whose isolation tables (of one provider's prefix) exist on this machine (a crash can leave one). */
+export async function isolationTables(prefix: "lifeboat" | "lifeboatvm" = "lifeboat"): Promise<string[]> {
   const r = await execa("nft", ["list", "tables"], { reject: false, ...onlyEnv() });
+  const table = new RegExp(`^table inet (${prefix}_[A-Za-z0-9_]+)$`);
   return String(r.stdout)
     .split("\n")
-    .flatMap((l) => /^table inet (lifeboat_[A-Za-z0-9_]+)$/.exec(l.trim())?.[1] ?? []);
+    .flatMap((l) => table.exec(l.trim())?.[1] ?? []);
 }

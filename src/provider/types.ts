@@ -18,6 +18,20 @@ export interface ProvisionRequest {
    * must, or fail (ISOLATION_UNAVAILABLE); one that cannot (the user's own machines) returns no `isolation`.
    */
   isolation?: IsolationRules | undefined;
+  /** Start from this baked image (BakedImage.ref) instead of the runbook's: its steps up to `restore` are done. */
+  image?: string | undefined;
+}
+
+/** A machine saved after its runbook's steps up to `restore`, tagged with the digest of what made it. */
+export interface BakedImage {
+  host: string;
+  /** bakeDigest() of the runbook (and base image) that made it. */
+  digest: string;
+  /** What the provider starts it from: an image reference (container), a disk's path (vm). */
+  ref: string;
+  createdAt: string;
+  /** Its size where the provider can tell. */
+  bytes?: number | undefined;
 }
 
 export interface ProvisionedHost {
@@ -37,6 +51,12 @@ export interface ProvisionedHost {
   removeHint: string;
   /** Inventory variables through which Ansible reaches the machine (connection plugin, address, user, key). */
   ansibleVars: Record<string, string>;
+  /**
+   * Saves the machine as it is now as an image for `host` and `digest`, for later machines to start from, and
+   * removes the host's older baked images. The machine may be left stopped: destroy it next. Only providers that
+   * bake have it.
+   */
+  saveImage?(host: string, digest: string): Promise<BakedImage>;
   /** Set when the provider enforces the request's isolation: what it does, and the steps' allowance. */
   isolation?:
     | {
@@ -49,7 +69,7 @@ export interface ProvisionedHost {
 }
 
 export interface Provider {
-  readonly kind: "container" | "ssh" | "command";
+  readonly kind: "container" | "ssh" | "command" | "vm";
   /** For a plan: "container web1 from debian:bookworm (podman)"; names the machine or where it is. */
   describe(name: string): string;
   /**
@@ -65,6 +85,12 @@ export interface Provider {
    * Only providers whose `exists` can be true have it.
    */
   setAside?(name: string): Promise<string>;
+  /** How its machines run, when that matters to the plan ("KVM", or software emulation and why). */
+  runsOn?(): Promise<string>;
+  /** The images baked for a host (any digest), newest first; only providers that bake have it. */
+  bakedImages?(host: string): Promise<BakedImage[]>;
+  /** What the base of its machines is now (an image id, a disk's size and time): part of a baked image's digest. */
+  baseIdentity?(): Promise<string>;
   /** Makes the machine and a working transport to it; on failure, nothing it made is left behind. */
   create(request: ProvisionRequest): Promise<ProvisionedHost>;
   /**

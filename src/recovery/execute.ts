@@ -1,5 +1,6 @@
 // The phases of one recovery, drill or stage, each a function from the run's context to its outcome, in order:
 // provision → configure → (a drill's drift comparison) → restore → start → verify → teardown (a drill's, always).
+import { bakedSteps } from "../bake/digest.js";
 import type { Drift } from "../drift/compare.js";
 import { isLifeboatError } from "../errors.js";
 import type { ProvisionedHost } from "../provider/types.js";
@@ -39,7 +40,9 @@ export interface Executed {
 export async function execute(ctx: RunContext): Promise<Executed> {
   const runner = new PhaseRunner(ctx.signal, ctx.onEvent);
   const restoreAt = ctx.runbook.steps.findIndex((s) => s.kind === "restore");
-  const before = ctx.runbook.steps.slice(0, restoreAt);
+  // A machine from a baked image has the steps before `restore` done, but those made for each machine (templates).
+  const baked = new Set(ctx.build.from === "image" ? bakedSteps(ctx.runbook) : []);
+  const before = ctx.runbook.steps.slice(0, restoreAt).filter((s) => !baked.has(s));
   const after = ctx.runbook.steps.slice(restoreAt + 1);
 
   const machine = (await runner.run("provision", () => provision(ctx))).value;
@@ -55,7 +58,12 @@ export async function execute(ctx: RunContext): Promise<Executed> {
   const recoveredAt = Date.now();
   const teardown = await tearDown(ctx, runner, machine);
 
-  const steps = new Map([
+  const fromImage = `in the baked image ${ctx.build.digest ?? ""}`.trim();
+  const steps = new Map<Step, StepResult>([
+    ...[...baked].map((s): [Step, StepResult] => [
+      s,
+      { name: s.name, kind: s.kind, status: "skipped", seconds: 0, detail: fromImage },
+    ]),
     ...(configured.value ?? []),
     ...(restore.value?.step ?? []),
     ...(started.value ?? []),
@@ -92,6 +100,7 @@ async function provision(ctx: RunContext): Promise<PhaseOutcome<ProvisionedHost 
     mode: ctx.mode,
     signal: ctx.signal,
     isolation: ctx.isolation,
+    image: ctx.build.image?.ref,
   });
   ctx.logger?.info({ machine: machine.name, address: machine.address }, "machine provisioned");
   if (isolated) {

@@ -47,13 +47,19 @@ export interface RecoveryPlan {
   dumps: PlannedDump[];
   /** The irreplaceable paths restored to where they were. */
   paths: string[];
-  steps: Array<{ name: string; kind: string }>;
+  steps: Array<{
+    name: string;
+    kind: string /** done already in the baked image it starts from */;
+    baked?: boolean;
+  }>;
   checks: string[];
   rtoSeconds: number | undefined;
   rpoSeconds: number;
   resticVersion: string;
   /** The storage target the data comes from: the host's own, or its offsite copy (`--from`). */
   from?: string | undefined;
+  /** From a baked image or from code, and why. */
+  build?: { from: "code" | "image"; digest?: string | undefined; image?: string | undefined; why: string };
 }
 
 export interface PlanInputs {

@@ -82,6 +82,13 @@ export function buildReport(ctx: RunContext, startedAt: string, done: Executed):
     failure: verdict.failure,
     drift: done.drift,
     isolation: isolationOf(ctx.mode, runbook, done.machine),
+    build: {
+      from: ctx.build.from,
+      digest: ctx.build.digest,
+      image: ctx.build.image?.ref,
+      why: ctx.build.why,
+      otherRto: ctx.otherRto,
+    },
     cleanup: done.teardown.cleanup,
     cleanupHint: done.teardown.cleanupHint,
     resticVersion: done.restored?.resticVersion ?? plan.resticVersion,

@@ -3,6 +3,9 @@
 // modes: a drill's machine is isolated and always removed at the end; a stage's is isolated and kept until
 // `stage down` or its TTL; a recovery's takes production's place.
 import type { Logger } from "pino";
+import { type BuildChoice, type BuildPreference, chooseBuild } from "../bake/choose.js";
+import { bakedSteps } from "../bake/digest.js";
+import { lastRtoAlong } from "../bake/rto.js";
 import { newRunId, recordRun } from "../catalog/records.js";
 import { catalogFor } from "../catalog/store.js";
 import type { LifeboatConfig } from "../config/load.js";
@@ -39,6 +42,8 @@ export interface RecoverOptions {
   keep?: boolean;
   /** Restore from this target (the offsite copy) instead of the host's own; records stay in the host's catalog. */
   from?: string | undefined;
+  /** From a fresh baked image when there is one (auto, the default), always from code, or only from the image. */
+  build?: BuildPreference | undefined;
   /** The runbook to run, when the caller has it: a stage's changed one, or the daemon's loaded one. */
   runbook?: Runbook | undefined;
   trigger?: "manual" | "schedule";
@@ -77,18 +82,23 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
   const runId = newRunId();
   const machine = machineName(mode, policy, runbook, runId);
   const provider = openProvider(runbook.provider, config);
-  const plan = await planRecovery({
-    config,
-    policy,
+  const build = await chooseBuild(provider, runbook, policy.host, options.build ?? "auto");
+  const plan = withBuild(
+    await planRecovery({
+      config,
+      policy,
+      runbook,
+      mode,
+      machine,
+      provider: `${provider.describe(machine)}${provider.runsOn ? `; ${await provider.runsOn()}` : ""}`,
+      snapshot: options.snapshot,
+      noData: options.noData,
+      logger: options.logger,
+      signal: options.signal,
+    }),
     runbook,
-    mode,
-    machine,
-    provider: provider.describe(machine),
-    snapshot: options.snapshot,
-    noData: options.noData,
-    logger: options.logger,
-    signal: options.signal,
-  });
+    build,
+  );
   const replacing = mode === "recovery" && (await guardProduction(provider, machine, policy.host, options));
   options.onEvent?.({ type: "plan", plan });
   if (options.dryRun) return { dryRun: true, plan };
@@ -103,6 +113,11 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
     mode,
     trigger: options.trigger ?? "manual",
     replacing,
+    build,
+    // Only when baking is in play: a provider that cannot bake has one path.
+    otherRto: build.digest
+      ? await lastRtoAlong(config, own, build.from === "image" ? "code" : "image").catch(() => undefined)
+      : undefined,
     noData: options.noData ?? false,
     keep: options.keep ?? false,
     isolation: await isolationRules(config, policy, runbook, mode),
@@ -143,6 +158,20 @@ export async function recoverHost(options: RecoverOptions): Promise<RecoverResul
   }
   if (!report) throw new LifeboatError("INTERNAL", "the recovery produced no report");
   return { dryRun: false, plan, report };
+}
+
+/** The plan says which path builds the machine, and which of its steps the baked image already holds. */
+function withBuild(plan: RecoveryPlan, runbook: Runbook, build: BuildChoice): RecoveryPlan {
+  const baked = new Set(build.from === "image" ? bakedSteps(runbook) : []);
+  return {
+    ...plan,
+    steps: runbook.steps.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      ...(baked.has(s) ? { baked: true } : {}),
+    })),
+    build: { from: build.from, digest: build.digest, image: build.image?.ref, why: build.why },
+  };
 }
 
 /**

@@ -30,8 +30,14 @@ export function planText(plan: RecoveryPlan): string {
     lines.push(
       `  loads:    ${d.engine} ${d.database} (${d.file}${d.bytes !== undefined ? `, ${formatBytes(d.bytes)}` : ""})`,
     );
+  if (plan.build?.digest)
+    lines.push(
+      plan.build.from === "image"
+        ? `  build:    from image ${plan.build.digest} (${plan.build.image}): the steps marked * are in it`
+        : `  build:    from code: ${plan.build.why}`,
+    );
   lines.push("  steps:");
-  for (const [i, s] of plan.steps.entries()) lines.push(`    ${i + 1}. ${s.name}`);
+  for (const [i, s] of plan.steps.entries()) lines.push(`    ${i + 1}. ${s.name}${s.baked ? " *" : ""}`);
   if (plan.checks.length) lines.push(`  checks:   ${plan.checks.join("; ")}`);
   if (plan.rtoSeconds) lines.push(`  RTO target: ${formatDuration(plan.rtoSeconds)}`);
   return lines.join("\n");

@@ -9,7 +9,7 @@ import { type RecoveryReport, recoveryReportSchema } from "./schema.js";
 
 type ReportKind = "drill" | "recovery";
 
-const reportOf = (record: RunRecord | undefined): RecoveryReport | undefined => {
+export const reportOf = (record: RunRecord | undefined): RecoveryReport | undefined => {
   const parsed = recoveryReportSchema.safeParse(record?.details?.report);
   return parsed.success ? parsed.data : undefined;
 };

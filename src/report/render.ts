@@ -36,14 +36,23 @@ function rpoText(r: RecoveryReport): string {
   return r.rpo.met === false ? `${text} BREACHED${oldest ? ` (${describeItem(oldest)})` : ""}` : text;
 }
 
-/** "RTO 1m42s/15m, RPO 7h/1d": achieved against target. */
+/** "RTO 1m42s/15m, RPO 7h/1d": achieved against target; "RTO 9s/15m from image (48s from code)" once baked. */
 export function headline(r: RecoveryReport, format: (s: number) => string = short): string {
-  const rto = `RTO ${format(r.rto.seconds)}${r.rto.targetSeconds ? `/${short(r.rto.targetSeconds)}` : ""}`;
+  const rto = `RTO ${format(r.rto.seconds)}${r.rto.targetSeconds ? `/${short(r.rto.targetSeconds)}` : ""}${pathText(r, format)}`;
   if (!r.withData) return rto;
   return `${rto}, ${rpoText(r)}`;
 }
 
 /** `[lifeboat] drill web1 PASSED — RTO 1m42s/15m, RPO 7h/1d` */
+/** " from image (48s from code)": which path built the machine, beside the last RTO along the other one. */
+function pathText(r: RecoveryReport, format: (s: number) => string): string {
+  if (!r.build?.digest) return "";
+  const other = r.build.otherRto
+    ? ` (${format(r.build.otherRto.seconds)} from ${r.build.otherRto.from})`
+    : "";
+  return ` from ${r.build.from}${other}`;
+}
+
 export function reportSubject(r: RecoveryReport): string {
   const mode = r.mode === "recovery" ? (r.withData ? "recovery" : "build") : r.mode;
   const where = r.failure ? ` at ${r.failure.step ?? r.failure.phase}` : "";
@@ -65,6 +74,7 @@ export function reportText(r: RecoveryReport): string {
   for (const w of r.warnings) lines.push(`  warning [${w.code}]: ${w.message}`);
   if (r.isolation)
     lines.push(`  isolation: ${r.isolation.enforced ? "" : "NOT ENFORCED: "}${r.isolation.detail}`);
+  if (r.build?.digest) lines.push(`  built: ${buildText(r.build)}`);
   lines.push(
     `  phases: ${r.phases.map((p) => `${p.name} ${p.status === "passed" ? secs(p.seconds) : p.status}`).join(", ")}`,
   );
@@ -75,7 +85,9 @@ export function reportText(r: RecoveryReport): string {
       `  rpo   ${i.met ? "ok  " : "OLD "} ${describeItem(i)} (${formatDuration(i.ageSeconds)} old, by its ${i.source})`,
     );
   for (const s of r.steps)
-    lines.push(`  step  ${mark(s.status)} ${s.name} (${secs(s.seconds)})${s.error ? `: ${s.error}` : ""}`);
+    lines.push(
+      `  step  ${mark(s.status)} ${s.name} (${s.detail ?? secs(s.seconds)})${s.error ? `: ${s.error}` : ""}`,
+    );
   for (const c of r.checks) lines.push(`  check ${mark(c.status)} ${c.name}: ${c.detail}`);
   if (r.drift) {
     lines.push(`  rebuild drift: ${driftSummary(r.drift)}`);
@@ -86,6 +98,11 @@ export function reportText(r: RecoveryReport): string {
   // A --no-data build ran no restic.
   lines.push(`  ${r.resticVersion ? `restic ${r.resticVersion}, ` : ""}lifeboat ${r.lifeboatVersion}`);
   return lines.join("\n");
+}
+
+/** "from image abc… (image /var/…/web1-abc….qcow2 baked …)" or "from code (the image is stale: …)". */
+function buildText(b: NonNullable<RecoveryReport["build"]>): string {
+  return b.from === "image" ? `from image ${b.digest} (${b.image ?? "?"}; ${b.why})` : `from code (${b.why})`;
 }
 
 type DriftReport = NonNullable<RecoveryReport["drift"]>;
@@ -200,6 +217,7 @@ export function reportHtml(r: RecoveryReport): string {
       "Isolation",
       `${r.isolation.enforced ? "" : "<strong>NOT ENFORCED</strong>: "}${e(r.isolation.detail)}`,
     ]);
+  if (r.build?.digest) facts.push(["Built", e(buildText(r.build))]);
   if (r.mode === "drill")
     facts.push(["Cleanup", `${e(r.cleanup)}${r.cleanupHint ? `: <code>${e(r.cleanupHint)}</code>` : ""}`]);
   const warnings = r.warnings
@@ -244,7 +262,11 @@ export function reportHtml(r: RecoveryReport): string {
         e(s.name),
         badge(s.status),
         e(secs(s.seconds)),
-        e([s.exitCode !== undefined ? `exit ${s.exitCode}` : "", s.error ?? ""].filter(Boolean).join(": ")),
+        e(
+          [s.exitCode !== undefined ? `exit ${s.exitCode}` : "", s.error ?? s.detail ?? ""]
+            .filter(Boolean)
+            .join(": "),
+        ),
       ]),
     ) +
     (r.drift

@@ -16,6 +16,8 @@ export const stepResultSchema = z.object({
   exitCode: z.number().optional(),
   /** Why it failed, in one line. */
   error: z.string().optional(),
+  /** Why it was skipped when it was done before: "in the baked image <digest>". */
+  detail: z.string().optional(),
   /** The last lines of its output, for a failed step. */
   outputTail: z.string().optional(),
 });
@@ -101,6 +103,21 @@ export const recoveryReportSchema = z.object({
   /** How the drill or stage machine was kept from production and the network, and whether that was enforced. */
   isolation: z.object({ enforced: z.boolean(), detail: z.string() }).optional(),
   rto: z.object({ targetSeconds: z.number().optional(), seconds: z.number(), met: z.boolean().optional() }),
+  /**
+   * How the machine was built: by the runbook's steps (code), or from an image baked from them whose digest is the
+   * runbook's now. `otherRto` is the RTO of the last passed run of this host along the other path.
+   */
+  build: z
+    .object({
+      from: z.enum(["code", "image"]),
+      digest: z.string().optional(),
+      image: z.string().optional(),
+      why: z.string(),
+      otherRto: z
+        .object({ from: z.enum(["code", "image"]), seconds: z.number(), runId: z.string(), at: z.string() })
+        .optional(),
+    })
+    .optional(),
   phases: z.array(z.object({ name: phaseName, status, seconds: z.number() })),
   steps: z.array(stepResultSchema),
   checks: z.array(checkResultSchema),

@@ -17,7 +17,7 @@ export interface RunbookDiff {
 }
 
 /** The repository files a runbook uses, by path relative to it: where each is, and its content hash. */
-type Sources = Map<string, { file: string; hash: string }>;
+export type Sources = Map<string, { file: string; hash: string }>;
 
 /** A file (or directory) of the runbook's repository as a step field: path#hash (hashed once per runbook). */
 function source(runbook: Runbook, file: string, sources: Sources): string {
@@ -44,7 +44,7 @@ function hashOf(file: string): string {
 }
 
 /** Everything a step does, with its files as path#hash, as comparable fields. */
-function fields(runbook: Runbook, step: Step, sources: Sources): Record<string, string> {
+export function fields(runbook: Runbook, step: Step, sources: Sources): Record<string, string> {
   const base = { timeout: `${step.timeoutSeconds}s` };
   switch (step.kind) {
     case "restore":

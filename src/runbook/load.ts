@@ -48,6 +48,23 @@ export type ProviderSpec =
       timeoutSeconds: number;
       /** The names of the variables passed through to create and destroy. */
       env: string[];
+    }
+  | {
+      kind: "vm";
+      image: string;
+      kernel?: string | undefined;
+      initrd?: string | undefined;
+      cmdline: string;
+      cpus: number;
+      /** MiB. */
+      memory: number;
+      /** MiB. */
+      disk: number;
+      network: string;
+      uri: string;
+      dir: string;
+      acceleration: "auto" | "kvm" | "tcg";
+      bootTimeoutSeconds: number;
     };
 
 export interface FileCopy {
@@ -328,6 +345,10 @@ const seconds = (d: string): number => parseDuration(d) ?? 0;
 function providerSpec(p: ProviderSetting): ProviderSpec {
   if ("container" in p) return { kind: "container", ...p.container };
   if ("ssh" in p) return { kind: "ssh", ...p.ssh };
+  if ("vm" in p) {
+    const { bootTimeout, ...vm } = p.vm;
+    return { kind: "vm", ...vm, bootTimeoutSeconds: seconds(bootTimeout) };
+  }
   const { timeout, ...rest } = p.command;
   return { kind: "command", ...rest, timeoutSeconds: seconds(timeout) };
 }

@@ -62,8 +62,43 @@ const commandProvider = z.strictObject({
   }),
 });
 
-export const provider = z.union([containerProvider, sshProvider, commandProvider], {
-  error: () => "must be one of { container: ... }, { ssh: ... }, { command: ... }",
+/** A size like 1G, 512M or 20G (binary units). */
+const size = z
+  .string()
+  .regex(/^[1-9][0-9]*[MG]$/, 'must be a size like "512M" or "8G"')
+  .transform((s) => Number.parseInt(s, 10) * (s.endsWith("G") ? 1024 : 1));
+
+const vmProvider = z.strictObject({
+  vm: z.strictObject({
+    /** The base disk (qcow2 or raw); never written: every machine gets an overlay on it. */
+    image: absolutePath,
+    /** A kernel and initrd to boot (the base image script's disk has no bootloader); default: the ones beside it. */
+    kernel: absolutePath.optional(),
+    initrd: absolutePath.optional(),
+    /** The kernel's command line, with a kernel. */
+    cmdline: z.string().min(1).default("root=/dev/vda rw console=ttyS0 net.ifnames=0"),
+    cpus: z.number().int().min(1).max(64).default(1),
+    memory: size.default(1024),
+    /** The overlay disk's size; the root filesystem grows to it at first boot (cloud-init). */
+    disk: size.default(8192),
+    /** The libvirt network of a recovered machine; a drill or stage gets an isolated network of its own. */
+    network: z.string().min(1).default("default"),
+    /** libvirt's connection. */
+    uri: z.string().min(1).default("qemu:///system"),
+    /** Where overlays, seeds and per-run keys live; libvirt's QEMU user must be able to reach it. */
+    dir: absolutePath.default("/var/lib/lifeboat/vms"),
+    /**
+     * kvm, or QEMU's software emulation (tcg: works everywhere, several times slower); auto takes KVM when this
+     * machine's KVM can run an ordinary guest kernel.
+     */
+    acceleration: z.enum(["auto", "kvm", "tcg"]).default("auto"),
+    /** How long the machine may take from start to an SSH login. */
+    bootTimeout: duration.default("5m"),
+  }),
+});
+
+export const provider = z.union([containerProvider, sshProvider, commandProvider, vmProvider], {
+  error: () => "must be one of { container: ... }, { ssh: ... }, { command: ... }, { vm: ... }",
 });
 
 const stepCommon = {

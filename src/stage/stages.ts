@@ -19,7 +19,7 @@ const stageRecordSchema = z.object({
   machine: z.string(),
   address: z.string().optional(),
   /** The provider's kind when it was made: removal refuses a runbook whose provider changed since. */
-  providerKind: z.enum(["container", "ssh", "command"]),
+  providerKind: z.enum(["container", "ssh", "command", "vm"]),
   /** Where the runbook came from: the host's own, a file, or a git ref. */
   source: z.string(),
   createdAt: z.string(),

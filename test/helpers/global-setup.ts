@@ -6,6 +6,7 @@ import type { TestProject } from "vitest/node";
 import { isSupported, parseResticVersion } from "../../src/restic/binary.js";
 import { ensureBaseImage, ensureDbImage, pinDefaultBridge } from "./fleet.js";
 import { type S3ServerInfo, startS3Server } from "./s3/start.js";
+import { ensureVmImage } from "./vm.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -28,6 +29,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Once, before any worker needs a container host: two workers must not build the image side by side.
   await ensureBaseImage();
   await ensureDbImage();
+  await ensureVmImage();
   const unpin = await pinDefaultBridge();
   const s3 = await startS3Server({ address: "0.0.0.0" });
   const { stop, kill: _kill, ...info } = s3;

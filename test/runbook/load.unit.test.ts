@@ -90,10 +90,10 @@ checks:
   expect(
     await runbookProblems(
       ws,
-      `host: web1\nprovider: { vm: {} }\nsteps:\n  - restore\n  - copy: x\nchecks:\n  - http: { url: "ftp://x" }\n  - sql: { postgres: { database: app }, query: select 1 }\nrto: soon\n`,
+      `host: web1\nprovider: { lxc: {} }\nsteps:\n  - restore\n  - copy: x\nchecks:\n  - http: { url: "ftp://x" }\n  - sql: { postgres: { database: app }, query: select 1 }\nrto: soon\n`,
     ),
   ).toEqual([
-    "runbooks/web1.yaml:2: provider: must be one of { container: ... }, { ssh: ... }, { command: ... }",
+    "runbooks/web1.yaml:2: provider: must be one of { container: ... }, { ssh: ... }, { command: ... }, { vm: ... }",
     "runbooks/web1.yaml:5: steps[1]: must be restore, or one of { apt }, { dnf }, { files }, { templates }, { shell }, { ansible }, { puppet } (with optional name, timeout)",
     "runbooks/web1.yaml:7: checks[0].http.url: must start with http:// or https://",
     "runbooks/web1.yaml:8: checks[1].sql: say what the query must return: expect or atLeast",
