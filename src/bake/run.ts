@@ -47,7 +47,7 @@ export async function bakeHost(options: BakeOptions): Promise<BakeResult> {
     throw new LifeboatError("USAGE", `${policy.host}'s ${provider.kind} provider cannot bake images`, {
       hint:
         provider.kind === "command"
-          ? "Bake with your own tooling (Packer, a cloud's image builder) and name the image in your create command; Lifeboat rebuilds from code."
+          ? "Give the runbook's command provider a `bake` command that saves the machine as an image (a cloud's create-image call) and prints image=<id>; the create command then gets it as LIFEBOAT_IMAGE."
           : "Baked images are made by the container and vm providers; the ssh provider's machine is the user's own.",
     });
   const digest = bakeDigest(runbook, await provider.baseIdentity());

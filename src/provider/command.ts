@@ -1,7 +1,8 @@
 // The command provider: the user's own commands create and destroy a machine (a cloud CLI, Terraform). The
 // create command prints `address=<ip or name>` and may print `hostkey=<type> <key>`; Lifeboat then reaches the
 // machine over ssh as the runbook's user.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -11,7 +12,7 @@ import { SshTransport } from "../transport/ssh.js";
 import { onlyEnv } from "../util/child-env.js";
 import { MachineLedger, notOurs, type ProviderContext } from "./ownership.js";
 import { sshAnsibleVars } from "./ssh.js";
-import type { Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+import type { BakedImage, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type CommandSpec = Extract<ProviderSpec, { kind: "command" }>;
 
@@ -20,11 +21,77 @@ const tail = (text: string): string => text.trim().split("\n").slice(-5).join("\
 export class CommandProvider implements Provider {
   readonly kind = "command" as const;
   private readonly ledger: MachineLedger;
+  /** Only with the runbook's `bake` command: the images it made, as this controller recorded them. */
+  readonly bakedImages?: (host: string) => Promise<BakedImage[]>;
+  readonly baseIdentity?: () => Promise<string>;
+  private readonly bakedFile: (host: string) => string;
   constructor(
     private readonly spec: CommandSpec,
     ctx: ProviderContext,
   ) {
     this.ledger = new MachineLedger(ctx);
+    this.bakedFile = (host) => path.join(ctx.stateDir, "baked", `${encodeURIComponent(host)}.json`);
+    if (spec.bake) {
+      this.bakedImages = (host) => this.recordedImages(host);
+      // The base is whatever the create command makes: a new command, a new base.
+      this.baseIdentity = async () =>
+        `create command ${createHash("sha256").update(spec.create).digest("hex").slice(0, 16)}`;
+    }
+  }
+
+  private async recordedImages(host: string): Promise<BakedImage[]> {
+    const text = await readFile(this.bakedFile(host), "utf8").catch(() => "[]");
+    try {
+      const list = JSON.parse(text) as unknown;
+      return Array.isArray(list)
+        ? list.filter(
+            (i): i is BakedImage =>
+              typeof i === "object" &&
+              i !== null &&
+              typeof i.digest === "string" &&
+              typeof i.ref === "string",
+          )
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The user's bake command saves the machine; it prints image=<id>, which later create commands get. */
+  private async bake(
+    run: (
+      script: string,
+      address?: string,
+      signal?: AbortSignal,
+      extra?: Record<string, string>,
+    ) => Promise<{
+      exitCode?: number | undefined;
+      stdout: unknown;
+      stderr: unknown;
+    }>,
+    address: string,
+    host: string,
+    digest: string,
+  ): Promise<BakedImage> {
+    const script = this.spec.bake;
+    if (!script) throw new LifeboatError("INTERNAL", "the runbook has no bake command");
+    const r = await run(script, address, undefined, { LIFEBOAT_DIGEST: digest });
+    const ref = /^image=(\S+)\s*$/m.exec(String(r.stdout))?.[1];
+    if (r.exitCode !== 0 || !ref)
+      throw new LifeboatError(
+        "PROVISION_FAILED",
+        r.exitCode !== 0
+          ? `the bake command failed (exit ${r.exitCode}): ${tail(String(r.stderr)) || "no output"}`
+          : "the bake command printed no image= line",
+        {
+          hint: "Run it by hand with LIFEBOAT_NAME and LIFEBOAT_DIGEST set; it must print image=<id> on a line of its own.",
+        },
+      );
+    const image: BakedImage = { host, digest, ref, createdAt: new Date().toISOString() };
+    // The newest only: older images are the user's to remove with their own tools.
+    await mkdir(path.dirname(this.bakedFile(host)), { recursive: true, mode: 0o700 });
+    await writeFile(this.bakedFile(host), JSON.stringify([image]), { mode: 0o600 });
+    return image;
   }
 
   describe(name: string): string {
@@ -43,6 +110,7 @@ export class CommandProvider implements Provider {
       LIFEBOAT_RUN_ID: request.runId,
       LIFEBOAT_MODE: request.mode,
       ...(address ? { LIFEBOAT_ADDRESS: address } : {}),
+      ...(request.image ? { LIFEBOAT_IMAGE: request.image } : {}),
     };
   }
 
@@ -50,10 +118,15 @@ export class CommandProvider implements Provider {
     const timeout = this.spec.timeoutSeconds * 1000;
     // Only the create command is stopped by an abort, with everything it started (its own process group: a
     // cloud CLI it runs must not go on making the machine); the destroy that follows runs to the end.
-    const run = async (script: string, address?: string, signal?: AbortSignal) => {
+    const run = async (
+      script: string,
+      address?: string,
+      signal?: AbortSignal,
+      extra: Record<string, string> = {},
+    ) => {
       const child = execa("sh", ["-c", script], {
         // The basics, the machine's LIFEBOAT_* and what the runbook names; none of Lifeboat's other secrets.
-        ...onlyEnv(this.env(request, address), { pass: this.spec.env }),
+        ...onlyEnv({ ...this.env(request, address), ...extra }, { pass: this.spec.env }),
         reject: false,
         timeout,
         stdin: "ignore",
@@ -133,6 +206,9 @@ export class CommandProvider implements Provider {
         }
       },
       removeHint: `LIFEBOAT_NAME=${request.name} LIFEBOAT_ADDRESS=${address} sh -c '<the runbook's destroy command>'`,
+      ...(this.spec.bake
+        ? { saveImage: (host: string, digest: string) => this.bake(run, address, host, digest) }
+        : {}),
       ansibleVars: sshAnsibleVars(target),
     };
   }

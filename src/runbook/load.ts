@@ -41,6 +41,7 @@ export type ProviderSpec =
       kind: "command";
       create: string;
       destroy: string;
+      bake?: string | undefined;
       user: string;
       port?: number | undefined;
       identityFile?: string | undefined;

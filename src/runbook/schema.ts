@@ -51,6 +51,11 @@ const commandProvider = z.strictObject({
     create: z.string().min(1),
     /** Destroys it; gets the same environment plus LIFEBOAT_ADDRESS. */
     destroy: z.string().min(1),
+    /**
+     * Saves a machine configured up to `restore` as an image (a cloud's create-image call); gets the machine's
+     * environment plus LIFEBOAT_DIGEST and prints `image=<id>`. The create command then gets LIFEBOAT_IMAGE.
+     */
+    bake: z.string().min(1).optional(),
     /** The login user on the new machine. */
     user: z.string().min(1).default("root"),
     ...sshLogin,

@@ -8,6 +8,8 @@ import { BASE_IMAGE, RUN_OPTIONS } from "./fleet.js";
 export interface VmCommands {
   create: string;
   destroy: string;
+  /** Saves the machine as an image, as a cloud's create-image call would; prints image=<ref>. */
+  bake: string;
   identityFile: string;
 }
 
@@ -18,7 +20,7 @@ export async function writeVmCommands(dir: string): Promise<VmCommands> {
   await writeFile(
     path.join(dir, "create.sh"),
     `set -e
-podman run -d --name "$LIFEBOAT_NAME" --label "lifeboat.run=$LIFEBOAT_RUN_ID" ${RUN_OPTIONS.join(" ")} ${BASE_IMAGE} sleep infinity >/dev/null
+podman run -d --name "$LIFEBOAT_NAME" --label "lifeboat.run=$LIFEBOAT_RUN_ID" ${RUN_OPTIONS.join(" ")} "\${LIFEBOAT_IMAGE:-${BASE_IMAGE}}" sleep infinity >/dev/null
 podman exec "$LIFEBOAT_NAME" sh -c 'mkdir -p -m 700 /root/.ssh /run/sshd && ssh-keygen -q -A'
 podman cp "${identityFile}.pub" "$LIFEBOAT_NAME:/root/.ssh/authorized_keys"
 podman exec "$LIFEBOAT_NAME" chown root: /root/.ssh/authorized_keys
@@ -29,10 +31,19 @@ echo "address=$ip"
 echo "hostkey=$(podman exec "$LIFEBOAT_NAME" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)"
 `,
   );
+  await writeFile(
+    path.join(dir, "bake.sh"),
+    `set -e
+ref="localhost/lbcmd-baked-$LIFEBOAT_HOST:$LIFEBOAT_DIGEST"
+podman commit -q "$LIFEBOAT_NAME" "$ref" >/dev/null
+echo "image=$ref"
+`,
+  );
   await writeFile(path.join(dir, "destroy.sh"), 'podman rm -f -t 0 "$LIFEBOAT_NAME" >/dev/null\n');
   return {
     create: `sh ${path.join(dir, "create.sh")}`,
     destroy: `sh ${path.join(dir, "destroy.sh")}`,
+    bake: `sh ${path.join(dir, "bake.sh")}`,
     identityFile,
   };
 }

@@ -5,6 +5,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
+import type { BakeResult } from "../../src/bake/run.js";
 import type { RecoveryReport } from "../../src/recovery/run.js";
 import { jsonResult, runCli } from "../helpers/cli.js";
 import { type ContainerHost, type SshHost, sh, startContainerHost, startSshHost } from "../helpers/fleet.js";
@@ -20,7 +21,7 @@ let spare: SshHost;
 let vm: VmCommands;
 const keyDir = () => path.join(ws.root, "keys");
 
-async function writeRunbook(provider: string): Promise<void> {
+async function writeRunbook(provider: string, extraChecks = ""): Promise<void> {
   await writeFile(
     path.join(ws.root, "runbooks/vm1.yaml"),
     `host: vm1
@@ -36,7 +37,7 @@ checks:
     retries: 0
   - checksum: { path: /srv/data/notes.txt, sha256: ${createHash("sha256").update(`written before the disaster ${tag}\n`).digest("hex")} }
   - tcp: { port: 22 }
-`,
+${extraChecks}`,
   );
 }
 
@@ -101,6 +102,37 @@ test("command provider: the user's create and destroy commands make and remove t
   const leftAfter = await execa("podman", ["ps", "-a", "--filter", `label=lifeboat.run=${failedRun}`, "-q"]);
   expect(String(leftAfter.stdout)).toBe("");
   await writeFile(path.join(keyDir(), "create.sh"), create);
+});
+
+test("command provider with a bake command: the image it saved is what the next create command starts from", async () => {
+  await writeRunbook(
+    `  command:
+    create: ${vm.create}
+    destroy: ${vm.destroy}
+    bake: ${vm.bake}
+    identityFile: ${vm.identityFile}`,
+    // The user exists only where the step ran: in the bake, so in the image the machine started from.
+    "  - name: the baked user\n    command: id app\n",
+  );
+  const baked = jsonResult<BakeResult>(await runCli(["--json", "bake", "--host", "vm1"], ws.env));
+  expect(baked).toMatchObject({
+    status: "baked",
+    image: { ref: `localhost/lbcmd-baked-vm1:${baked.digest}` },
+  });
+  try {
+    const report = jsonResult<RecoveryReport>(await runCli(["--json", "drill", "--host", "vm1"], ws.env));
+    expect(report.verdict).toBe("passed");
+    expect(report.build).toMatchObject({ from: "image", image: baked.image.ref });
+    // The step ran in the bake only: the machine came from the image the create command was given.
+    expect(report.steps.map((s) => [s.name, s.status])).toEqual([
+      ["app user", "skipped"],
+      ["restore", "passed"],
+    ]);
+    const made = await execa("podman", ["ps", "-a", "--filter", `label=lifeboat.run=${report.runId}`, "-q"]);
+    expect(String(made.stdout)).toBe("");
+  } finally {
+    await execa("podman", ["rmi", "-f", baked.image.ref], { reject: false });
+  }
 });
 
 test("ssh provider: recovery onto a machine the user prepared", async () => {
