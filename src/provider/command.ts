@@ -10,7 +10,7 @@ import { LifeboatError } from "../errors.js";
 import type { ProviderSpec } from "../runbook/load.js";
 import { SshTransport } from "../transport/ssh.js";
 import { onlyEnv } from "../util/child-env.js";
-import { MachineLedger, notOurs, type ProviderContext } from "./ownership.js";
+import { MachineLedger, type ProviderContext } from "./ownership.js";
 import { sshAnsibleVars } from "./ssh.js";
 import type { BakedImage, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
@@ -220,13 +220,12 @@ export class CommandProvider implements Provider {
     runId?: string | undefined;
   }): Promise<void> {
     // The destroy command gets the name and address this controller recorded, not what the caller was told.
-    const made = await this.ledger.get(machine.name);
-    const hint =
-      "Only machines this controller's create command made are removed by Lifeboat; remove it by hand.";
-    if (!made) throw notOurs(machine.name, "this controller's create command did not make it", hint);
-    if ((machine.runId && made.runId !== machine.runId) || made.mode !== machine.mode)
-      throw notOurs(machine.name, `it was made by ${made.mode} run ${made.runId}`, hint);
-    if (made.removedAt) return;
+    const made = await this.ledger.claim(
+      machine,
+      machine.name,
+      "Only machines this controller's create command made are removed by Lifeboat; remove it by hand.",
+    );
+    if (!made) return;
     const r = await execa("sh", ["-c", this.spec.destroy], {
       ...onlyEnv(
         {

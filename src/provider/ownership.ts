@@ -61,6 +61,23 @@ export class MachineLedger {
     return parsed.success ? parsed.data : undefined;
   }
 
+  /**
+   * The ledger's entry for a machine someone asks to remove, when this controller made it for that run and mode;
+   * undefined when it was removed already. Anything else is refused (MACHINE_NOT_OURS): a name from the catalog is
+   * only a claim.
+   */
+  async claim(
+    machine: { name: string; mode: LedgerEntry["mode"]; runId?: string | undefined },
+    what: string,
+    hint: string,
+  ): Promise<LedgerEntry | undefined> {
+    const made = await this.get(machine.name);
+    if (!made) throw notOurs(what, "this controller did not make it", hint);
+    if ((machine.runId && made.runId !== machine.runId) || made.mode !== machine.mode)
+      throw notOurs(what, `it was made by ${made.mode} run ${made.runId}`, hint);
+    return made.removedAt ? undefined : made;
+  }
+
   /** Kept, marked removed: a second removal of the same machine is then known to be harmless. */
   async removed(name: string): Promise<void> {
     const entry = await this.get(name);

@@ -644,12 +644,9 @@ ${boot ? `    <kernel>${xml(boot.kernel)}</kernel>\n    <initrd>${xml(boot.initr
     mode: ProvisionRequest["mode"];
     runId?: string | undefined;
   }): Promise<void> {
-    const made = await this.ledger.get(machine.name);
     const hint = `Only VMs this controller made are removed by Lifeboat; if it is one it left behind: virsh -c ${this.spec.uri} destroy ${machine.name}; virsh -c ${this.spec.uri} undefine ${machine.name}`;
-    if (!made) throw notOurs(`VM ${machine.name}`, "this controller did not make it", hint);
-    if ((machine.runId && made.runId !== machine.runId) || made.mode !== machine.mode)
-      throw notOurs(`VM ${machine.name}`, `it was made by ${made.mode} run ${made.runId}`, hint);
-    if (made.removedAt) return;
+    const made = await this.ledger.claim(machine, `VM ${machine.name}`, hint);
+    if (!made) return;
     // The domain itself must say so too: the ledger names it, the VM of that name now could be another.
     const dump = await this.virsh(["dumpxml", machine.name]);
     if (dump.exitCode === 0) {
