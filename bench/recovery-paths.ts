@@ -204,7 +204,7 @@ try {
     // The machine's own identity stays (its host keys, cloud-init's instance): the rest comes back.
     onBare(
       `export ${secrets}; /opt/restic ${repo} restore latest --target / --overwrite if-changed -q ` +
-        "--exclude /etc/ssh/ssh_host_* --exclude /root/.ssh --exclude /var/lib/cloud --exclude /etc/machine-id " +
+        "--exclude '/etc/ssh/ssh_host_*' --exclude /root/.ssh --exclude /var/lib/cloud --exclude /etc/machine-id " +
         "--exclude /etc/hostname --exclude /etc/hosts --exclude /etc/resolv.conf --exclude /proc --exclude /sys --exclude /dev --exclude /run",
     );
     const restored = Number(process.hrtime.bigint() - started) / 1e9;

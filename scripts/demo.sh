@@ -4,13 +4,21 @@
 # snapshotted into the append-only vault (restic's REST server, served by `lifeboat vault serve`), with an
 # offsite copy in S3-compatible storage. An attacker on web1 then fails to delete web1's backups or read db1's.
 # Both hosts are destroyed, recovered from code plus their data, checked, and drills prove web1's recovery
-# again on an isolated throwaway machine, from the vault and from the offsite copy alone.
+# again on an isolated throwaway machine, from the vault and from the offsite copy alone. Where /dev/kvm exists, a
+# last leg drills web1 as a virtual machine (libvirt, runbooks/web1-vm.yaml).
 #   LIFEBOAT_DEMO_DIR   where the demo's config, key, storage and reports live (default /var/tmp/lifeboat-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} podman runc debootstrap" ./scripts/setup.sh
+vm_leg=0
+vm_packages=""
+if [ -e /dev/kvm ]; then
+  vm_leg=1
+  vm_packages="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients cloud-image-utils"
+fi
+LIFEBOAT_SETUP_EXTRA="${LIFEBOAT_SETUP_EXTRA:-} podman runc debootstrap $vm_packages" ./scripts/setup.sh
 npm run -s build
 ./scripts/base-image.sh
+[ "$vm_leg" -eq 0 ] || ./scripts/vm-image.sh >/dev/null
 
 repo=$PWD
 node="$repo/node_modules/.bin/node"
@@ -152,6 +160,16 @@ lifeboat --quiet drill --host web1
 
 step "10. The vault is gone too: a drill from the offsite copy alone"
 lifeboat --quiet drill --host web1 --from offsite
+
+if [ "$vm_leg" -eq 1 ]; then
+  step "11. web1 as a virtual machine: a drill from runbooks/web1-vm.yaml (libvirt; nginx and the app as systemd services)"
+  # The same host, data and storage; only its policy names the VM runbook.
+  mkdir -p "$demo/policies-vm"
+  cp "$repo"/policies/*.yaml "$demo/policies-vm/"
+  echo "runbook: $repo/runbooks/web1-vm.yaml" >> "$demo/policies-vm/web1.yaml"
+  sed "s|^policies: .*|policies: $demo/policies-vm|" "$demo/lifeboat.yaml" > "$demo/lifeboat-vm.yaml"
+  LIFEBOAT_CONFIG="$demo/lifeboat-vm.yaml" lifeboat --quiet drill --host web1
+fi
 
 echo
 echo "Demo finished. web1 and db1 run again as podman containers; the demo's vault, offsite storage, keys and config are in $demo."
