@@ -44,9 +44,12 @@ export function headline(r: RecoveryReport, format: (s: number) => string = shor
 }
 
 /** `[lifeboat] drill web1 PASSED — RTO 1m42s/15m, RPO 7h/1d` */
-/** " from image (48s from code)": which path built the machine, beside the last RTO along the other one. */
+/**
+ * " from image (48s from code)": which path built the machine, beside the last RTO along the other one; nothing
+ * for a host that was only ever built from code (there is one path).
+ */
 function pathText(r: RecoveryReport, format: (s: number) => string): string {
-  if (!r.build?.digest) return "";
+  if (!r.build?.digest || (r.build.from === "code" && !r.build.otherRto)) return "";
   const other = r.build.otherRto
     ? ` (${format(r.build.otherRto.seconds)} from ${r.build.otherRto.from})`
     : "";
