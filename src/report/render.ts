@@ -103,9 +103,9 @@ export function reportText(r: RecoveryReport): string {
   return lines.join("\n");
 }
 
-/** "from image abc… (image /var/…/web1-abc….qcow2 baked …)" or "from code (the image is stale: …)". */
+/** "from image abc…: /var/…/web1-abc….qcow2, image abc… baked …" or "from code: the image is stale: …". */
 function buildText(b: NonNullable<RecoveryReport["build"]>): string {
-  return b.from === "image" ? `from image ${b.digest} (${b.image ?? "?"}; ${b.why})` : `from code (${b.why})`;
+  return b.from === "image" ? `from image ${b.digest}: ${b.image ?? "?"}, ${b.why}` : `from code: ${b.why}`;
 }
 
 type DriftReport = NonNullable<RecoveryReport["drift"]>;
