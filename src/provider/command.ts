@@ -12,7 +12,7 @@ import { SshTransport } from "../transport/ssh.js";
 import { onlyEnv } from "../util/child-env.js";
 import { MachineLedger, type ProviderContext } from "./ownership.js";
 import { sshAnsibleVars } from "./ssh.js";
-import type { BakedImage, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+import type { BakedImage, MachineClaim, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type CommandSpec = Extract<ProviderSpec, { kind: "command" }>;
 
@@ -213,12 +213,7 @@ export class CommandProvider implements Provider {
     };
   }
 
-  async remove(machine: {
-    name: string;
-    address: string | undefined;
-    mode: ProvisionRequest["mode"];
-    runId?: string | undefined;
-  }): Promise<void> {
+  async remove(machine: MachineClaim): Promise<void> {
     // The destroy command gets the name and address this controller recorded, not what the caller was told.
     const made = await this.ledger.claim(
       machine,

@@ -68,6 +68,15 @@ export interface ProvisionedHost {
     | undefined;
 }
 
+/** A machine someone asks a provider to remove: a name and run read from the catalog are only a claim. */
+export interface MachineClaim {
+  name: string;
+  address: string | undefined;
+  mode: ProvisionRequest["mode"];
+  /** The run that made it (its isolation is found by it). */
+  runId?: string | undefined;
+}
+
 export interface Provider {
   readonly kind: "container" | "ssh" | "command" | "vm";
   /** For a plan: "container web1 from debian:bookworm (podman)"; names the machine or where it is. */
@@ -97,11 +106,5 @@ export interface Provider {
    * Removes a machine this provider made earlier, in another run (an expired stage), by its name and address.
    * Idempotent like destroy: a machine that is gone already is not an error.
    */
-  remove(machine: {
-    name: string;
-    address: string | undefined;
-    mode: ProvisionRequest["mode"];
-    /** The run that made it (its isolation is found by it). */
-    runId?: string | undefined;
-  }): Promise<void>;
+  remove(machine: MachineClaim): Promise<void>;
 }

@@ -24,7 +24,7 @@ import { onlyEnv } from "../util/child-env.js";
 import { isolationTables, NetworkIsolation, removeTable, tableName } from "./isolation.js";
 import { controllerId, MachineLedger, notOurs, type ProviderContext } from "./ownership.js";
 import { sshAnsibleVars } from "./ssh.js";
-import type { BakedImage, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
+import type { BakedImage, MachineClaim, Provider, ProvisionedHost, ProvisionRequest } from "./types.js";
 
 type VmSpec = Extract<ProviderSpec, { kind: "vm" }>;
 
@@ -638,12 +638,7 @@ ${boot ? `    <kernel>${xml(boot.kernel)}</kernel>\n    <initrd>${xml(boot.initr
     );
   }
 
-  async remove(machine: {
-    name: string;
-    address: string | undefined;
-    mode: ProvisionRequest["mode"];
-    runId?: string | undefined;
-  }): Promise<void> {
+  async remove(machine: MachineClaim): Promise<void> {
     const hint = `Only VMs this controller made are removed by Lifeboat; if it is one it left behind: virsh -c ${this.spec.uri} destroy ${machine.name}; virsh -c ${this.spec.uri} undefine ${machine.name}`;
     const made = await this.ledger.claim(machine, `VM ${machine.name}`, hint);
     if (!made) return;
